@@ -1,0 +1,36 @@
+//! Every upper bound the library enforces, in one place. Each bound protects an index or a
+//! product from overflow and keeps per-context memory predictable; the comptime asserts
+//! state the relations the kernels rely on.
+
+const std = @import("std");
+
+/// Threads in one context's pool. Each thread owns `scratch_bytes_per_thread`.
+pub const threads_max: u32 = 64;
+/// Channels of one tensor (any dtype). 16384 channels = 256 packed words per pixel.
+pub const channels_max: u32 = 16384;
+/// Height or width of one tensor.
+pub const spatial_max: u32 = 16384;
+/// Kernel height or width of a convolution or pool.
+pub const kernel_max: u32 = 15;
+/// Stride of a convolution or pool.
+pub const stride_max: u32 = 8;
+/// Images in one batch.
+pub const batch_max: u32 = 4096;
+/// Elements of one tensor (values, not bytes): keeps every byte offset below 2^40.
+pub const elements_max: u64 = 1 << 36;
+/// Per-thread scratch (im2col tiles, accumulators). 512 KiB x 64 threads = 32 MiB worst case.
+pub const scratch_bytes_per_thread: usize = 512 * 1024;
+/// Last-error message kept by a context.
+pub const message_bytes_max: usize = 256;
+/// Descriptors (queries or train set) in one matching call.
+pub const descriptors_max: u32 = 1 << 20;
+/// Packed words of one im2col row (kernel_h * kernel_w * words per pixel).
+pub const im2col_words_max: u32 = kernel_max * kernel_max * (channels_max / 64);
+
+comptime {
+    std.debug.assert(channels_max % 64 == 0);
+    // The largest im2col row must fit a tile of at least 8 pixels in one thread's scratch.
+    std.debug.assert(@as(usize, im2col_words_max) * 8 * 8 <= scratch_bytes_per_thread * 8);
+    std.debug.assert(elements_max * 8 < (1 << 63));
+    std.debug.assert(threads_max <= 256);
+}
