@@ -29,8 +29,9 @@ pub const im2col_words_max: u32 = kernel_max * kernel_max * (channels_max / 64);
 
 comptime {
     std.debug.assert(channels_max % 64 == 0);
-    // The largest im2col row must fit a tile of at least 8 pixels in one thread's scratch.
-    std.debug.assert(@as(usize, im2col_words_max) * 8 * 8 <= scratch_bytes_per_thread * 8);
+    // A 3x3 kernel over the widest tensor must fit a tile of 8 im2col rows in one thread's
+    // scratch; larger kernels on very wide tensors are refused at run time (LimitExceeded).
+    std.debug.assert(3 * 3 * (channels_max / 64) * 8 * 8 <= scratch_bytes_per_thread);
     std.debug.assert(elements_max * 8 < (1 << 63));
     std.debug.assert(threads_max <= 256);
 }

@@ -84,6 +84,15 @@ export fn ob_ctx_last_error(ctx: ?*const Ctx, buffer: ?[*]u8, capacity: u32) u32
 // ---- end hamming, codebook ----
 
 // ---- roofline ----
+const roofline = @import("roofline.zig");
+
+/// Runs the register-only `xor + popcount + add` loop (`roofline.zig`) for `iterations`
+/// iterations on every thread of the context and writes the number of 64-bit word
+/// xor-popcounts executed (over all threads) to `out_word_ops[0]`; one word op is 64 binary
+/// MACs. The caller times the call. `iterations` must be at least 1.
+export fn ob_roofline_popcount(ctx: ?*Ctx, iterations: u32, out_word_ops: ?*u64) i32 {
+    return call(ctx, roofline.popcount, .{ iterations, out_word_ops });
+}
 // ---- end roofline ----
 
 // ---- end of kernel families ----
@@ -95,4 +104,6 @@ test {
     _ = @import("ctx.zig");
     _ = @import("limits.zig");
     _ = @import("shape.zig");
+    _ = @import("bconv/transform.zig");
+    _ = @import("bconv/contract.zig");
 }

@@ -86,9 +86,17 @@ pub fn wordsFor(channels: u32) u32 {
     return (channels + 63) / 64;
 }
 
-/// Turns an ABI (pointer, length) pair into a slice, checking the length is at least `needed`
-/// elements. `what` names the buffer in the message.
-pub fn slice(ctx: *Ctx, comptime T: type, ptr: ?[*]T, len: u64, needed: u64, comptime what: []const u8) status.Error![]T {
+/// Turns an ABI (pointer, length) pair into a read-only slice, checking the length is at
+/// least `needed` elements. `what` names the buffer in the message.
+pub fn slice(ctx: *Ctx, comptime T: type, ptr: ?[*]const T, len: u64, needed: u64, comptime what: []const u8) status.Error![]const T {
+    if (len < needed) return ctx.fail(error.BufferTooSmall, what ++ " holds {d} elements, needs {d}", .{ len, needed });
+    if (needed == 0) return &.{};
+    const p = ptr orelse return ctx.fail(error.NullPointer, what ++ " is null", .{});
+    return p[0..@intCast(needed)];
+}
+
+/// `slice` for an output buffer.
+pub fn sliceMut(ctx: *Ctx, comptime T: type, ptr: ?[*]T, len: u64, needed: u64, comptime what: []const u8) status.Error![]T {
     if (len < needed) return ctx.fail(error.BufferTooSmall, what ++ " holds {d} elements, needs {d}", .{ len, needed });
     if (needed == 0) return &.{};
     const p = ptr orelse return ctx.fail(error.NullPointer, what ++ " is null", .{});
