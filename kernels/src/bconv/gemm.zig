@@ -72,9 +72,18 @@ fn Kernel(comptime config: Config) type {
             return (x & @as(V, @splat(0x00000000ffffffff))) + (x >> @splat(32));
         }
 
+        pub const Acc = [mr][nb * vpb]V;
+
+        /// The popcounts of block `j` of row `r` as one 8-lane vector.
+        inline fn blockCounts(acc: *const Acc, r: usize, j: usize) @Vector(block, u64) {
+            var counts: [block]u64 = undefined;
+            inline for (0..vpb) |v| counts[v * lanes ..][0..lanes].* = acc[r][j * vpb + v];
+            return counts;
+        }
+
         /// Popcounts of `a` rows (mr rows, `a_stride` words apart) against `nb_used` weight
         /// blocks (each `k_words * 8` words, consecutive) over k_words. Writes `out[r][c]`.
-        inline fn tile(comptime nb_used: comptime_int, a: [*]const u64, a_stride: usize, w: [*]const u64, k_words: usize, out: *[mr][nb * block]u64) void {
+        inline fn tile(comptime nb_used: comptime_int, a: [*]const u64, a_stride: usize, w: [*]const u64, k_words: usize, out: *Acc) void {
             var acc: [mr][nb_used * vpb]V = @splat(@splat(@splat(0)));
             const block_stride = k_words * block;
             if (!config.byte_mode) {
@@ -110,7 +119,7 @@ fn Kernel(comptime config: Config) type {
                 }
             }
             inline for (0..mr) |r| inline for (0..nb_used * vpb) |j| {
-                out[r][j * lanes ..][0..lanes].* = acc[r][j];
+                out[r][j] = acc[r][j];
             };
         }
     };
@@ -208,7 +217,7 @@ fn chunkWork(comptime config: Config, job: *const Job, chunk: u32, thread: u32) 
 
     const block_first = group * job.blocks_per_group;
     const block_end = @min(dims.blocks(), block_first + job.blocks_per_group);
-    var counts: [mr][config.nb * block]u64 = undefined;
+    var counts: K.Acc = undefined;
     var b = block_first;
     while (b < block_end) {
         const full = block_end - b >= config.nb;
@@ -223,18 +232,25 @@ fn chunkWork(comptime config: Config, job: *const Job, chunk: u32, thread: u32) 
     }
 }
 
-fn store(comptime config: Config, job: *const Job, p_first: u64, valid_rows: usize, b_first: u32, used: u32, counts: *const [config.mr][config.nb * block]u64) void {
+inline fn store(comptime config: Config, job: *const Job, p_first: u64, valid_rows: usize, b_first: u32, used: u32, counts: *const Kernel(config).Acc) void {
+    switch (job.transform.kind) {
+        inline else => |kind| storeOf(config, kind, job, p_first, valid_rows, b_first, used, counts),
+    }
+}
+
+inline fn storeOf(comptime config: Config, comptime kind: contract.Kind, job: *const Job, p_first: u64, valid_rows: usize, b_first: u32, used: u32, counts: *const Kernel(config).Acc) void {
     const dims = job.weights.dims;
-    const k_bits: i32 = @intCast(dims.taps() * dims.in_c);
+    const k_bits: I32x8 = @splat(@intCast(dims.taps() * dims.in_c));
+    const zero_pad = job.pad == .zero;
+    const blocks_valid = @min(used, (dims.out_c - b_first * block + block - 1) / block);
     for (0..valid_rows) |r| {
         const pixel = p_first + r;
-        for (0..used) |j| {
+        for (0..blocks_valid) |j| {
             const o: u32 = (b_first + @as(u32, @intCast(j))) * block;
-            if (o >= dims.out_c) break;
-            const pop: @Vector(block, u64) = counts[r][j * block ..][0..block].*;
-            var dot: I32x8 = @as(I32x8, @splat(k_bits)) - @as(I32x8, @intCast(pop)) * @as(I32x8, @splat(2));
-            if (job.pad == .zero) dot -= zeroPadCorrection(job, pixel, o);
-            job.transform.storeBlock(pixel, o, dot);
+            const pop = Kernel(config).blockCounts(counts, r, j);
+            var dot: I32x8 = k_bits - @as(I32x8, @intCast(pop)) * @as(I32x8, @splat(2));
+            if (zero_pad) dot -= zeroPadCorrection(job, pixel, o);
+            job.transform.storeBlockOf(kind, pixel, o, dot);
         }
     }
 }
@@ -278,11 +294,22 @@ fn im2col(job: *const Job, p0: u64, count: usize, a: []u64) void {
     const pad_word: u64 = if (job.pad == .minus_one) ~@as(u64, 0) else 0;
     const pad_tail: u64 = pad_word & tail_mask;
     const run = shape.kernel_w * words;
+    // Coordinates of the first pixel, then stepped: no divisions per pixel.
+    var ox: usize = @intCast(p0 % out_w);
+    var oy: usize = @intCast((p0 / out_w) % out_h);
+    var n: usize = @intCast(p0 / (@as(u64, out_w) * out_h));
     for (0..count) |i| {
-        const pixel = p0 + i;
-        const ox: usize = @intCast(pixel % out_w);
-        const oy: usize = @intCast((pixel / out_w) % out_h);
-        const n: usize = @intCast(pixel / (@as(u64, out_w) * out_h));
+        defer {
+            ox += 1;
+            if (ox == out_w) {
+                ox = 0;
+                oy += 1;
+                if (oy == out_h) {
+                    oy = 0;
+                    n += 1;
+                }
+            }
+        }
         const row = a[i * k_words ..][0..k_words];
         const x0 = @as(i64, @intCast(ox * shape.stride_w)) - shape.pad_left;
         for (0..shape.kernel_h) |ky| {
@@ -294,7 +321,7 @@ fn im2col(job: *const Job, p0: u64, count: usize, a: []u64) void {
             }
             const line = (n * shape.in_h + @as(usize, @intCast(iy))) * shape.in_w;
             if (x0 >= 0 and x0 + shape.kernel_w <= shape.in_w) {
-                @memcpy(dst, job.input[(line + @as(usize, @intCast(x0))) * words ..][0..run]);
+                copyWords(dst, job.input[(line + @as(usize, @intCast(x0))) * words ..][0..run]);
             } else {
                 for (0..shape.kernel_w) |kx| {
                     const ix = x0 + @as(i64, @intCast(kx));
@@ -302,7 +329,7 @@ fn im2col(job: *const Job, p0: u64, count: usize, a: []u64) void {
                     if (ix < 0 or ix >= shape.in_w) {
                         fillPad(tap, words, pad_word, pad_tail);
                     } else {
-                        @memcpy(tap, job.input[(line + @as(usize, @intCast(ix))) * words ..][0..words]);
+                        copyWords(tap, job.input[(line + @as(usize, @intCast(ix))) * words ..][0..words]);
                     }
                 }
             }
@@ -312,6 +339,13 @@ fn im2col(job: *const Job, p0: u64, count: usize, a: []u64) void {
             }
         }
     }
+}
+
+/// Runs of a few words are the common case (3 taps x 1-8 words): an inline loop beats a call
+/// to memcpy there.
+inline fn copyWords(dst: []u64, src: []const u64) void {
+    std.debug.assert(dst.len == src.len);
+    for (dst, src) |*d, s| d.* = s;
 }
 
 fn fillPad(dst: []u64, words: usize, pad_word: u64, pad_tail: u64) void {

@@ -170,12 +170,21 @@ pub const Transform = struct {
     /// channels at or past `out_c` are computed but not stored (binary: stored as 0 bits).
     /// Writes every byte it owns, so the output needs no clearing.
     pub fn storeBlock(self: Transform, pixel: u64, o: u32, acc: I32x8) void {
+        switch (self.kind) {
+            inline else => |kind| self.storeBlockOf(kind, pixel, o, acc),
+        }
+    }
+
+    /// `storeBlock` for a kind known at compile time: kernels dispatch on the kind once per
+    /// tile instead of once per block.
+    pub inline fn storeBlockOf(self: Transform, comptime kind: Kind, pixel: u64, o: u32, acc: I32x8) void {
+        std.debug.assert(self.kind == kind);
         std.debug.assert(pixel < self.pixels and o < self.out_c and o % block == 0);
         const valid = @min(block, self.out_c - o);
         const index: usize = @intCast(pixel * self.out_c + o);
-        switch (self.kind) {
+        switch (kind) {
             .binary, .join => {
-                const value = if (self.kind == .join) blk: {
+                const value = if (kind == .join) blk: {
                     const res = loadResidual(self.residual[index..], valid);
                     const sum = self.quantizeBlock(acc, o, valid) + res;
                     break :blk @min(@max(sum, @as(I32x8, @splat(self.qmin))), @as(I32x8, @splat(self.qmax)));
@@ -190,7 +199,7 @@ pub const Transform = struct {
                 // The last block also owns the padding bytes of its word: channel tail = 0 bits.
                 if (o + block >= self.out_c) {
                     const word_end: usize = @intCast((pixel + 1) * self.out_words * 8);
-                    @memset(self.output[byte_index + 1 .. word_end], 0);
+                    for (self.output[byte_index + 1 .. word_end]) |*pad| pad.* = 0;
                 }
             },
             .int32 => storeValues(i32, self.output, index, acc, valid),
