@@ -149,15 +149,23 @@ pub fn conv2d(comptime config: Config, ctx: *Ctx, shape: Window2d, pad: contract
     const rows_fit = limits.scratch_bytes_per_thread / row_bytes;
     if (rows_fit < mr) return error.LimitExceeded;
     const pixels = shape.outPixels();
-    var chunk_pixels: u32 = @intCast(@min(chunk_pixels_max, rows_fit - rows_fit % mr));
-    // Spread small layers: prefer smaller pixel chunks (down to 4 tiles), then channel groups.
-    const wanted_chunks: u64 = if (ctx.threads > 1) 4 * @as(u64, ctx.threads) else 1;
-    while (chunk_pixels > 4 * mr and (pixels + chunk_pixels - 1) / chunk_pixels < wanted_chunks) chunk_pixels /= 2;
+    // A multiple of mr, so every tile but the chunk's last is full and the padded rows of
+    // the last one still fit the scratch.
+    var chunk_pixels: u32 = @intCast(@min(chunk_pixels_max, rows_fit));
     chunk_pixels -= chunk_pixels % mr;
-    const pixel_chunks = (pixels + chunk_pixels - 1) / chunk_pixels;
+    // Spread small layers over the threads: first split the output channels (each group
+    // redoes the im2col of its pixels, cheap next to the GEMM while a group keeps 64 or
+    // more channels), then shrink the pixel chunks down to 4 tiles.
+    const wanted_chunks: u64 = if (ctx.threads > 1) 4 * @as(u64, ctx.threads) else 1;
     const blocks = weights.dims.blocks();
     var groups: u32 = 1;
-    while (pixel_chunks * groups < wanted_chunks and blocks / (groups * 2) >= config.nb) groups *= 2;
+    var pixel_chunks = (pixels + chunk_pixels - 1) / chunk_pixels;
+    while (pixel_chunks * groups < wanted_chunks and blocks / (groups * 2) >= @max(config.nb, 8)) groups *= 2;
+    while (chunk_pixels > 4 * mr and pixel_chunks * groups < wanted_chunks) {
+        chunk_pixels /= 2;
+        chunk_pixels -= chunk_pixels % mr;
+        pixel_chunks = (pixels + chunk_pixels - 1) / chunk_pixels;
+    }
     const blocks_per_group = (blocks + groups - 1) / groups;
     groups = (blocks + blocks_per_group - 1) / blocks_per_group;
 
