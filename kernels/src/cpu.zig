@@ -107,7 +107,9 @@ fn x86Supported() bool {
 }
 
 fn aarch64Supported() bool {
-    const hwcap = std.os.linux.getauxval(std.elf.AT_HWCAP);
+    // With libc linked (always, for the .so inside Deno) Zig's own auxv pointer is never set:
+    // ask the C library.
+    const hwcap: usize = if (builtin.link_libc) std.c.getauxval(std.elf.AT_HWCAP) else std.os.linux.getauxval(std.elf.AT_HWCAP);
     const asimd = (hwcap >> 1) & 1 == 1;
     if (build_level == .aarch64_generic) return asimd;
     const atomics = (hwcap >> 8) & 1 == 1;
