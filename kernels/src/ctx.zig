@@ -35,6 +35,9 @@ pub const Ctx = struct {
     workers: []std.Thread,
     /// `threads * scratch_bytes_per_thread`, 64-byte aligned; thread i owns slice i.
     scratch: []align(64) u8,
+    /// Per-output-channel constants a kernel derives once per call before its parallel
+    /// part (`channel_words_max` words), read-only while the pool runs.
+    channel_scratch: []align(64) u64,
 
     job_fn: JobFn = undefined,
     job_context: *const anyopaque = undefined,
@@ -58,6 +61,9 @@ pub const Ctx = struct {
         const scratch = allocator.alignedAlloc(u8, .@"64", threads * limits.scratch_bytes_per_thread) catch
             return error.OutOfMemory;
         errdefer allocator.free(scratch);
+        const channel_scratch = allocator.alignedAlloc(u64, .@"64", limits.channel_words_max) catch
+            return error.OutOfMemory;
+        errdefer allocator.free(channel_scratch);
         const workers = allocator.alloc(std.Thread, threads - 1) catch return error.OutOfMemory;
         errdefer allocator.free(workers);
 
@@ -67,6 +73,7 @@ pub const Ctx = struct {
             .variant = if (flags & flag_force_scalar != 0) .scalar else .simd,
             .workers = workers,
             .scratch = scratch,
+            .channel_scratch = channel_scratch,
         };
         var spawned: usize = 0;
         errdefer self.stopWorkers(spawned);
@@ -84,6 +91,7 @@ pub const Ctx = struct {
         const allocator = self.allocator;
         allocator.free(self.workers);
         allocator.free(self.scratch);
+        allocator.free(self.channel_scratch);
         allocator.destroy(self);
     }
 

@@ -20,6 +20,9 @@ pub const batch_max: u32 = 4096;
 pub const elements_max: u64 = 1 << 36;
 /// Per-thread scratch (im2col tiles, accumulators). 512 KiB x 64 threads = 32 MiB worst case.
 pub const scratch_bytes_per_thread: usize = 512 * 1024;
+/// Per-channel constants one context keeps for the call in progress: two u64 per output
+/// channel (256 KiB).
+pub const channel_words_max: usize = 2 * channels_max;
 /// Last-error message kept by a context.
 pub const message_bytes_max: usize = 256;
 /// Descriptors (queries or train set) in one matching call.

@@ -139,7 +139,33 @@ pub const Job = struct {
     blocks_per_group: u32,
     /// 1x1, stride 1, no padding, whole words: the input rows are the im2col rows.
     direct: bool,
+    /// For the binary transform: per channel a mask m and a bound c such that the output bit
+    /// is `(popcount ^ m) > c` (signed), `[blocks*8]` each; empty for other transforms.
+    pop_mask: []const u64,
+    pop_bound: []const i64,
 };
+
+/// Moves the binary threshold from the accumulator to the popcount p, with dot = K - 2p:
+///   no flip: dot < t  <=>  p > floor((K - t) / 2)
+///   flip:    dot > t  <=>  p < ceil((K - t) / 2)  <=>  ~p > -ceil((K - t) / 2) - 1
+/// so each channel needs one xor and one compare. Channels past out_c never set a bit.
+fn popThresholds(transform: Transform, k_bits: i64, blocks: u32, mask: []u64, bound: []i64) void {
+    for (0..@as(usize, blocks) * block) |o| {
+        if (o >= transform.out_c) {
+            mask[o] = 0;
+            bound[o] = std.math.maxInt(i64);
+            continue;
+        }
+        const diff = k_bits - transform.threshold[o];
+        if (transform.flip[o] == 0) {
+            mask[o] = 0;
+            bound[o] = @divFloor(diff, 2);
+        } else {
+            mask[o] = ~@as(u64, 0);
+            bound[o] = -@divFloor(diff + 1, 2) - 1;
+        }
+    }
+}
 
 /// Plans chunking for `threads` threads and runs the convolution with configuration `config`.
 pub fn conv2d(comptime config: Config, ctx: *Ctx, shape: Window2d, pad: contract.Pad, input: []const u64, weights: pack_mod.Packed, transform: Transform) error{LimitExceeded}!void {
@@ -169,7 +195,7 @@ pub fn conv2d(comptime config: Config, ctx: *Ctx, shape: Window2d, pad: contract
     const blocks_per_group = (blocks + groups - 1) / groups;
     groups = (blocks + blocks_per_group - 1) / blocks_per_group;
 
-    const job: Job = .{
+    var job: Job = .{
         .shape = shape,
         .pad = pad,
         .input = input,
@@ -181,7 +207,17 @@ pub fn conv2d(comptime config: Config, ctx: *Ctx, shape: Window2d, pad: contract
         .blocks_per_group = blocks_per_group,
         .direct = shape.kernel_h == 1 and shape.kernel_w == 1 and shape.stride_h == 1 and shape.stride_w == 1 and
             shape.pad_top + shape.pad_bottom + shape.pad_left + shape.pad_right == 0 and shape.in_c % 64 == 0,
+        .pop_mask = &.{},
+        .pop_bound = &.{},
     };
+    if (transform.kind == .binary) {
+        const padded = @as(usize, blocks) * block;
+        const mask = ctx.channel_scratch[0..padded];
+        const bound: []i64 = @ptrCast(ctx.channel_scratch[padded .. 2 * padded]);
+        popThresholds(transform, weights.dims.taps() * @as(i64, shape.in_c), blocks, mask, bound);
+        job.pop_mask = mask;
+        job.pop_bound = bound;
+    }
     const chunks: u32 = @intCast(pixel_chunks * groups);
     ctx.parallelFor(chunks, &job, runChunk(config));
 }
@@ -256,10 +292,28 @@ inline fn storeOf(comptime config: Config, comptime kind: contract.Kind, job: *c
         for (0..blocks_valid) |j| {
             const o: u32 = (b_first + @as(u32, @intCast(j))) * block;
             const pop = Kernel(config).blockCounts(counts, r, j);
+            if (kind == .binary and !zero_pad) {
+                storeBitsFromCounts(job, pixel, o, pop);
+                continue;
+            }
             var dot: I32x8 = k_bits - @as(I32x8, @intCast(pop)) * @as(I32x8, @splat(2));
             if (zero_pad) dot -= zeroPadCorrection(job, pixel, o);
             job.transform.storeBlockOf(kind, pixel, o, dot);
         }
+    }
+}
+
+/// The binary transform straight from popcounts (see `popThresholds`): 8 output bits.
+inline fn storeBitsFromCounts(job: *const Job, pixel: u64, o: u32, pop: @Vector(block, u64)) void {
+    const mask: @Vector(block, u64) = job.pop_mask[o..][0..block].*;
+    const bound: @Vector(block, i64) = job.pop_bound[o..][0..block].*;
+    const bits: @Vector(block, bool) = @as(@Vector(block, i64), @bitCast(pop ^ mask)) > bound;
+    const transform = &job.transform;
+    const byte_index: usize = @intCast(pixel * transform.out_words * 8 + o / 8);
+    transform.output[byte_index] = @bitCast(bits);
+    if (o + block >= transform.out_c) {
+        const word_end: usize = @intCast((pixel + 1) * transform.out_words * 8);
+        for (transform.output[byte_index + 1 .. word_end]) |*pad| pad.* = 0;
     }
 }
 
