@@ -39,10 +39,11 @@ pub const Config = struct {
     }
 };
 
-/// The build level's configuration: `8x16__wordpop512` on AVX-512 VPOPCNTDQ,
+/// The build level's configuration: `5x32__wordpop512` on AVX-512 VPOPCNTDQ (5 pixels x 4
+/// blocks = 20 accumulators + 4 weight vectors + a broadcast in 32 registers),
 /// `4x8__bytepop256` on AVX2, `4x8__bytepop128` on NEON and SSE2.
 pub const native: Config = switch (cpu.vector_bytes) {
-    64 => .{ .lanes = 8, .mr = 8, .nb = 2, .byte_mode = false },
+    64 => .{ .lanes = 8, .mr = 5, .nb = 4, .byte_mode = false },
     32 => .{ .lanes = 4, .mr = 4, .nb = 1, .byte_mode = true },
     16 => .{ .lanes = 2, .mr = 4, .nb = 1, .byte_mode = true },
     else => unreachable,
