@@ -103,7 +103,9 @@ fn x86Supported() bool {
         bit(leaf7[1], 28) and // avx512cd
         bit(leaf7[1], 30) and // avx512bw
         bit(leaf7[1], 31) and // avx512vl
-        bit(leaf7[2], 14); // avx512vpopcntdq
+        bit(leaf7[2], 14) and // avx512vpopcntdq
+        bit(leaf7[2], 11) and // avx512vnni (the int8 conv of this level uses vpdpbusd)
+        bit(leaf7[2], 12); // avx512bitalg
 }
 
 fn aarch64Supported() bool {
