@@ -10,18 +10,7 @@ import { CodebookConv2d, type CodebookLayer, expandCodebook, packCodebook } from
 import { KernelError } from "./errors.ts";
 import { KernelContext, openKernels } from "./library.ts";
 import { outH, outW, type Window2d, wordsFor } from "./shape.ts";
-
-/** A small deterministic PRNG (mulberry32) so failures name a seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./test_support.ts";
 
 function randomLayer(random: () => number, tau: number, outC: number, inC: number): CodebookLayer {
   const codewords = 1 << tau;

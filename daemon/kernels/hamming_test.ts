@@ -13,18 +13,7 @@ import {
   type HammingMatches,
 } from "./hamming.ts";
 import { KernelContext, openKernels } from "./library.ts";
-
-/** A small deterministic PRNG (mulberry32) so failures name a seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./test_support.ts";
 
 function randomWords(random: () => number, count: number): BigUint64Array {
   const words = new BigUint64Array(count);
