@@ -20,7 +20,7 @@
  * - codebooks (sparse kernel selection) hold 2^tau distinct codewords drawn from a power law
  *   over the 2^(kh*kw) kernel patterns, and each (out, in) kernel index follows the same
  *   power law, so a few codewords dominate, as Wang et al. (CVPR 2023) observe in trained
- *   binary networks.
+ *   binary networks. The indices are written packed at tau bits each (`codebook_indices.ts`).
  *
  * @example
  * ```ts
@@ -42,6 +42,7 @@
  * @module
  */
 
+import { packedIndexBytes, packIndices } from "./codebook_indices.ts";
 import { ModelError, type ModelErrorCode } from "./errors.ts";
 import {
   type Activation,
@@ -757,7 +758,12 @@ export class GraphBuilder {
       },
       {
         codebook: this.#tensor(`${name}.codebook`, "U16", [2 ** tau], codebook),
-        indices: this.#tensor(`${name}.indices`, "U8", [channels, inC], indices),
+        indices: this.#tensor(
+          `${name}.indices`,
+          "U8",
+          [packedIndexBytes(indices.length, tau)],
+          packIndices(indices, tau),
+        ),
         ...params,
       },
       { dtype, shape },

@@ -41,7 +41,7 @@
  * | `binarize` | f32/u8/i8 → bits | — | `thresholds`: F32 [C] for f32, I32 [C] for u8/i8; bit = x < t[c]; optional (then the sign bit) except for u8 |
  * | `quantize` | f32 → u8/i8 | `dtype` u8/i8, `scale` > 0, `zero_point` | — ; q = clamp(round_half_even(x / scale) + zero_point) |
  * | `bconv2d` | bits [, i8 residual for `join`] → bits/i32/f32/i8 | window, `pad_value`, `out_channels`, `transform`, `qmin`/`qmax` (only for int8 and join) | `weights` U64 [O, kh, kw, W(C)] + the transform's |
- * | `codebook_conv2d` | as bconv2d | as bconv2d + `tau` (1..8), kh*kw ≤ 16 | `codebook` U16 [2^tau] (codeword bit ky*kw+kx = tap, < 2^(kh*kw)), `indices` U8 [O, C] (< 2^tau) + the transform's |
+ * | `codebook_conv2d` | as bconv2d | as bconv2d + `tau` (1..8), kh*kw ≤ 16 | `codebook` U16 [2^tau] (codeword bit ky*kw+kx = tap, < 2^(kh*kw)), `indices` U8 [ceil(O*C*tau/8)]: the O*C tau-bit indices packed (see below) + the transform's |
  * | `bdense` | bits [N,1,1,C] [, i8 residual] → [N,1,1,O] | `out_channels`, `transform`, `qmin`/`qmax` | `weights` U64 [O, W(C)] + the transform's |
  * | `qconv2d` | u8 → u8/i32/f32 | window, `out_channels`, `output` u8/i32/f32, `x_zero_point`, `y_zero_point` (only for u8) | `weights` I8 [O, kh, kw, C], `bias` I32 [O] (optional), `scale` F32 [O] (u8, f32) |
  * | `maxpool` | any → same dtype | window | — ; padded taps are ignored; on bits the max of ±1 |
@@ -65,6 +65,12 @@
  * residual with the output's shape. `bineal_join` is the same join for two branches that
  * are already INT4.
  *
+ * Codebook indices (`codebook_indices.ts`): the index of kernel `o*C + c` occupies bits
+ * `(o*C + c)*tau ..` `+ tau - 1` of a little-endian bit stream (its least significant bit
+ * first; stream bit j is bit j%8 of byte j/8), so a 3x3 kernel costs tau bits (tau/9 per
+ * weight). The tensor holds exactly `ceil(O*C*tau/8)` bytes and the bits past the last index
+ * must be 0; a tau-bit field is always a valid index (< 2^tau).
+ *
  * Packed binary weights must have 0 bits past the last input channel; `pad_value` is
  * `plus_one` (free, what the trainer uses), `minus_one` (free) or `zero` (a correction).
  *
@@ -82,6 +88,7 @@
  * @module
  */
 
+import { packedIndexBytes, packedIndicesProblem } from "./codebook_indices.ts";
 import { ErrorSite, type ModelErrorCode } from "./errors.ts";
 import { type DType, jsonKind, parseStrictJson, type Tensor } from "./safetensors.ts";
 
@@ -318,7 +325,7 @@ export const GRAPH_LIMITS: Readonly<{
   endpointsMax: 64,
   /** Characters of an op, activation or tensor name. */
   nameLengthMax: 256,
-  /** `tau` of a codebook conv: indices are U8. */
+  /** `tau` of a codebook conv: indices unpack to u8 for the kernel library. */
   tauMax: 8,
   /** Taps of a codebook kernel: codewords are U16. */
   codewordBitsMax: 16,
@@ -597,6 +604,8 @@ interface ParamSpec {
    * words); bits past it must be 0. Default: no check.
    */
   tailBitsPast?: number;
+  /** A check of the whole tensor: what is wrong with it, or undefined. Default: none. */
+  problem?: (tensor: Tensor) => string | undefined;
 }
 
 /**
@@ -806,6 +815,8 @@ class OpReader {
     }
     if (spec.each !== undefined) this.#checkEach(label, tensor, spec.each);
     if (spec.tailBitsPast !== undefined) this.#checkTailBits(label, tensor, spec.tailBitsPast);
+    const problem = spec.problem?.(tensor);
+    if (problem !== undefined) this.checker.fail("param_invalid", `${label} ${problem}`);
     this.params[role] = name;
     this.checker.tensorsUsed.add(name);
     return tensor;
@@ -976,10 +987,11 @@ function codebookConv2dRule(reader: OpReader): Activation {
     shape: [2 ** tau],
     each: { expected: `a ${taps}-bit codeword`, ok: (value) => value < 2 ** taps },
   });
+  const count = channels * input.shape[3];
   reader.param("indices", {
     dtype: "U8",
-    shape: [channels, input.shape[3]],
-    each: { expected: `an index below ${2 ** tau}`, ok: (value) => value < 2 ** tau },
+    shape: [packedIndexBytes(count, tau)],
+    problem: (tensor) => packedIndicesProblem(tensor.data as Uint8Array, count, tau),
   });
   return output;
 }

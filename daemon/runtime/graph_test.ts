@@ -307,11 +307,11 @@ const refusals: Case[] = [
     /holds 512 at index 0, expected a 9-bit codeword/,
   ],
   [
-    "a codebook index past the codebook",
+    "codebook indices one byte each instead of packed",
     (_, t) =>
-      t.set("cb.indices", { dtype: "U8", shape: [32, 65], data: new Uint8Array(32 * 65).fill(16) }),
+      t.set("cb.indices", { dtype: "U8", shape: [32, 65], data: new Uint8Array(32 * 65).fill(1) }),
     "param_invalid",
-    /holds 16 at index 0, expected an index below 16/,
+    /tensor 'cb.indices' \(param 'indices' of op 'cb' \(codebook_conv2d\)\) has shape \[32,65\], expected \[1040\]/,
   ],
   [
     "u8 into a binary conv",
@@ -488,6 +488,63 @@ for (const [what, edit, code, pattern] of refusals) {
     });
   });
 }
+
+/** A one-op graph: bits [1, 1, 2, 1] → codebook_conv2d 1x2, tau 3, 3 outputs → int32. */
+function codebookGraph(indices: Uint8Array): { graph: Json; tensors: Map<string, Tensor> } {
+  const tensors = new Map<string, Tensor>([
+    ["cb", { dtype: "U16", shape: [8], data: Uint16Array.of(0, 1, 2, 3, 0, 1, 2, 3) }],
+    ["ix", { dtype: "U8", shape: [indices.length], data: indices }],
+  ]);
+  const graph = {
+    inputs: [{ name: "x", dtype: "bits", shape: [1, 1, 2, 1] }],
+    outputs: ["y"],
+    ops: [{
+      op: "codebook_conv2d",
+      name: "c",
+      inputs: ["x"],
+      outputs: ["y"],
+      attrs: {
+        kernel: [1, 2],
+        stride: [1, 1],
+        pads: [0, 0, 0, 0],
+        pad_value: "plus_one",
+        out_channels: 3,
+        transform: "int32",
+        tau: 3,
+      },
+      params: { codebook: "cb", indices: "ix" },
+    }],
+  };
+  return { graph, tensors };
+}
+
+Deno.test("validateGraph takes codebook indices packed at tau bits, exact length, zero tail", () => {
+  // 3 indices of 3 bits (7, 0, 5): 9 bits in 2 bytes, 7 trailing bits that must be 0.
+  // Stream (LSB first): 111 000 101 -> byte 0 = 0b01000111, byte 1 = 0b00000001.
+  const good = codebookGraph(Uint8Array.of(0x47, 0x01));
+  assert.equal(shapeOf(validate(good.graph, good.tensors), "y"), "i32 1x1x1x3");
+  const cases: [string, Uint8Array, RegExp][] = [
+    ["one byte short", Uint8Array.of(0x47), /has shape \[1\], expected \[2\]/],
+    ["one byte long", Uint8Array.of(0x47, 0x01, 0), /has shape \[3\], expected \[2\]/],
+    [
+      "a trailing bit set",
+      Uint8Array.of(0x47, 0x03),
+      /'ix' \(param 'indices' of op 'c' \(codebook_conv2d\)\) has bits set past index 3 .*the 7 trailing bits must be 0/,
+    ],
+    ["the top trailing bit set", Uint8Array.of(0x47, 0x81), /bits set past index 3/],
+  ];
+  for (const [what, indices, pattern] of cases) {
+    const { graph, tensors } = codebookGraph(indices);
+    assert.throws(() => validate(graph, tensors), rejects("param_invalid", pattern), what);
+  }
+  // The pre-packing layout, U8 [O, C], is refused by its shape.
+  const old = codebookGraph(Uint8Array.of(7, 0, 5));
+  old.tensors.set("ix", { dtype: "U8", shape: [3, 1], data: Uint8Array.of(7, 0, 5) });
+  assert.throws(
+    () => validate(old.graph, old.tensors),
+    rejects("param_invalid", /has shape \[3,1\], expected \[2\]/),
+  );
+});
 
 Deno.test("validateGraph refuses an activation over the ABI's 4 GiB buffer bound", () => {
   const graph = {

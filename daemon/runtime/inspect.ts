@@ -114,8 +114,7 @@ export type InspectableModel = Pick<
 /** Information bits per element of the tensors that are not as wide as their dtype. */
 function roleBits(op: OpNode, role: string): number | undefined {
   if (op.op !== "codebook_conv2d") return undefined;
-  // Codebook indices carry tau bits, codewords kh*kw bits.
-  if (role === "indices") return op.attrs.tau;
+  // Codewords carry kh*kw bits (indices are counted in tensorCounts).
   if (role === "codebook") return op.attrs.kernel[0] * op.attrs.kernel[1];
   return undefined;
 }
@@ -128,6 +127,11 @@ function tensorCounts(
   inC: number,
 ): { params: number; bits: number } {
   const elements = tensor.shape.reduce((a, b) => a * b, 1);
+  if (op.op === "codebook_conv2d" && role === "indices") {
+    // Packed tau-bit indices: one per (out, in) kernel.
+    const kernels = op.attrs.out_channels * inC;
+    return { params: kernels, bits: kernels * op.attrs.tau };
+  }
   if (tensor.dtype === "U64" && role === "weights") {
     // Packed ±1 weights: the last dim counts words, one weight per real input channel.
     const rows = elements / tensor.shape[tensor.shape.length - 1];

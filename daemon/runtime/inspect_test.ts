@@ -40,19 +40,19 @@ Deno.test("inspectModel counts a tiny model as computed by hand", () => {
   assert.equal(byName.b2.paramBits, 9360 + 130 * 32);
   // codebook conv 65 → 32: dense BOPs 16*32*9*65; codeword path 16 pixels * 65 channels * 16
   // codewords * 9 taps, and 16*32*65 adds; params 16 codewords + 32*65 indices + 32
-  // thresholds; bits 16*9 + 2080*4 + 32*32.
+  // thresholds; bits 16*9 + 2080*4 + 32*32; the indices stored packed, 2080*4/8 bytes.
   assert.equal(byName.cb.bops, 16 * 32 * 9 * 65);
   assert.equal(byName.cb.codebookBops, 16 * 65 * 16 * 9);
   assert.equal(byName.cb.codebookAdds, 16 * 32 * 65);
   assert.equal(byName.cb.params, 16 + 2080 + 32);
-  assert.equal(byName.cb.paramBytes, 32 + 2080 + 128);
+  assert.equal(byName.cb.paramBytes, 32 + 1040 + 128);
   assert.equal(byName.cb.paramBits, 16 * 9 + 2080 * 4 + 32 * 32);
   assert.equal(byName.gap.params, 0);
   assert.equal(byName.probs.bops + byName.probs.flops, 0);
   const { totals } = report;
   assert.equal(totals.ops, 6);
   assert.equal(totals.params, 464 + 16 + 9490 + 2128);
-  assert.equal(totals.paramBytes, 560 + 64 + 5200 + 2240);
+  assert.equal(totals.paramBytes, 560 + 64 + 5200 + 1200);
   assert.equal(totals.bops, 149760 + 299520);
   assert.equal(totals.flops, 27648);
   assert.equal(totals.opsEquivalent, 449280 / 64 + 27648);
@@ -79,7 +79,7 @@ Deno.test("inspectModel counts a tiny model as computed by hand", () => {
 Deno.test("formatInspect prints one row per op and the totals", () => {
   const text = formatInspect(inspectModel(loadModel(tinyModel(), { name: "tiny.onebit" })));
   assert.match(text, /^model tiny \(tiny\.onebit\), task classify/);
-  assert.match(text, /\ncb\s+codebook_conv2d\s+bits\[1x4x4x32\]\s+2\.13k\s+2\.19 KiB\s+300k\n/);
+  assert.match(text, /\ncb\s+codebook_conv2d\s+bits\[1x4x4x32\]\s+2\.13k\s+1\.17 KiB\s+300k\n/);
   assert.match(text, /\nq\s+qconv2d\s+u8\[1x8x8x16\]\s+464\s+560 B\s+27\.6k\n/);
   assert.match(text, /\nOPs\s+34\.7k \(BOPs\/64 \+ FLOPs\)/);
   assert.match(text, /\ncodebook\s+300k BOPs \+ 33\.3k adds/);

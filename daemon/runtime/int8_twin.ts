@@ -52,6 +52,7 @@
  * @module
  */
 
+import { unpackIndices } from "./codebook_indices.ts";
 import type { Activation, ActivationDType, OpNode, WindowAttrs } from "./graph.ts";
 import type { Model } from "./model_file.ts";
 import type { Tensor } from "./safetensors.ts";
@@ -152,7 +153,11 @@ export function binaryWeightsOihw(
   const result = new Int8Array(outC * inC * kh * kw);
   if (op.op === "codebook_conv2d") {
     const codebook = tensors.get(op.params.codebook)!.data as Uint16Array;
-    const indices = tensors.get(op.params.indices)!.data as Uint8Array;
+    const indices = unpackIndices(
+      tensors.get(op.params.indices)!.data as Uint8Array,
+      outC * inC,
+      op.attrs.tau,
+    );
     for (let o = 0; o < outC; o++) {
       for (let c = 0; c < inC; c++) {
         const codeword = codebook[indices[o * inC + c]];

@@ -190,9 +190,12 @@ Deno.test("binaryWeightsOihw unpacks packed words and expands codebooks as ±1",
     }
   }
   const codebook = model.tensors.get("k.codebook")!.data as Uint16Array;
+  // Indices are packed at tau = 2 bits: kernel (o 2, c 5) = index 145 sits in byte 36,
+  // bits 2..3.
   const indices = model.tensors.get("k.indices")!.data as Uint8Array;
+  assert.equal(indices.length, Math.ceil((3 * 70 * 2) / 8));
   const expanded = binaryWeightsOihw(cbOp, model.tensors, 70);
-  const word = codebook[indices[2 * 70 + 5]];
+  const word = codebook[(indices[36] >> 2) & 3];
   for (let tap = 0; tap < 9; tap++) {
     assert.equal(expanded[(2 * 70 + 5) * 9 + tap], (word >> tap) & 1 ? -1 : 1);
   }

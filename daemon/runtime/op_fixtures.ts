@@ -18,6 +18,7 @@ import type {
   Shape4,
   WindowAttrs,
 } from "./graph.ts";
+import { packIndices } from "./codebook_indices.ts";
 import type { DType, DTypeArrays, Tensor } from "./safetensors.ts";
 import { type Fixture, packedBits, randomInt, seededRandom } from "./test_fixtures.ts";
 
@@ -221,7 +222,9 @@ function binaryConv(b: Builder, codebook: boolean): OpNode {
   const tau = b.int(1, 6);
   const taps = kh * kw;
   params.codebook = b.tensor(tensorOf("U16", [2 ** tau], () => b.int(0, 2 ** taps - 1)));
-  params.indices = b.tensor(tensorOf("U8", [outC, shape[3]], () => b.int(0, 2 ** tau - 1)));
+  const indices = Array.from({ length: outC * shape[3] }, () => b.int(0, 2 ** tau - 1));
+  const packed = packIndices(indices, tau);
+  params.indices = b.tensor({ dtype: "U8", shape: [packed.length], data: packed });
   return node("codebook_conv2d", inputs, { ...all, tau }, params);
 }
 

@@ -42,6 +42,7 @@ import { argmax } from "./ops/argmax.ts";
 import { avgPool, avgPoolBits, globalAvgPool, globalAvgPoolBits } from "./ops/avgpool.ts";
 import { binealJoin } from "./ops/bineal_join.ts";
 import { expandCodebook } from "./ops/codebook_expand.ts";
+import { unpackIndices } from "./codebook_indices.ts";
 import { concatBits, concatBytes } from "./ops/concat.ts";
 import { depthToSpace, depthToSpaceBits } from "./ops/depth_to_space.ts";
 import { maxPool, type MaxPoolArray } from "./ops/maxpool.ts";
@@ -350,7 +351,12 @@ function codebookStep(bind: BindContext, op: OpNodeOf<"codebook_conv2d">): Step 
     outC: shape.outC,
     inC: shape.inC,
     codebook: required<Uint16Array>(bind, op, "codebook"),
-    indices: required<Uint8Array>(bind, op, "indices"),
+    // Stored packed at tau bits per index (graph.ts); the kernel library takes one u8 each.
+    indices: unpackIndices(
+      required<Uint8Array>(bind, op, "indices"),
+      shape.outC * shape.inC,
+      op.attrs.tau,
+    ),
   };
   const inputWords = input.view as BigUint64Array;
   const out = output.view;

@@ -8,7 +8,8 @@
  *   {-1, +1} and padded taps reading the pad value (+1, -1 or 0), then the output transform
  *   with f32 rounding (`Math.fround` after every f32 operation, no fused multiply-add) and
  *   round-half-even;
- * - codebook convs: the weights read from the codebook through the indices, then the same;
+ * - codebook convs: the weights read from the codebook through the (bit-packed) indices, then
+ *   the same;
  * - qconv2d: exact integer accumulation, then the requantization of the qconv contract;
  * - the other ops: straight from their definitions in `graph.ts` and `ops/*.ts` docs.
  *
@@ -179,10 +180,24 @@ function unpackWeights(words: BigUint64Array, rows: number, channels: number): F
   return out;
 }
 
-/** ±1 weights `[O][kh][kw][C]` of a codebook conv. */
+/**
+ * Index `k` of tau-bit indices packed as a little-endian bit stream (graph.ts): the sum of
+ * its tau stream bits, bit j of the stream being bit j%8 of byte j/8.
+ */
+function packedIndex(packed: ArrayLike<number>, k: number, tau: number): number {
+  let index = 0;
+  for (let bit = 0; bit < tau; bit++) {
+    const at = k * tau + bit;
+    if (Math.floor(packed[Math.floor(at / 8)] / 2 ** (at % 8)) % 2 === 1) index += 2 ** bit;
+  }
+  return index;
+}
+
+/** ±1 weights `[O][kh][kw][C]` of a codebook conv with tau-bit packed indices. */
 function codebookWeights(
   codebook: ArrayLike<number>,
-  indices: ArrayLike<number>,
+  packed: ArrayLike<number>,
+  tau: number,
   outC: number,
   kh: number,
   kw: number,
@@ -193,7 +208,7 @@ function codebookWeights(
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
         for (let c = 0; c < inC; c++) {
-          const codeword = codebook[indices[o * inC + c]];
+          const codeword = codebook[packedIndex(packed, o * inC + c, tau)];
           const bit = Math.floor(codeword / 2 ** (ky * kw + kx)) % 2;
           out[((o * kh + ky) * kw + kx) * inC + c] = bit === 1 ? -1 : 1;
         }
@@ -396,7 +411,15 @@ function runOp(run: Interpreter, op: OpNode): Values {
       const c = x.shape[3];
       const weights = op.op === "bconv2d"
         ? unpackWeights(run.words(op, "weights"), outC * kh * kw, c)
-        : codebookWeights(run.need(op, "codebook"), run.need(op, "indices"), outC, kh, kw, c);
+        : codebookWeights(
+          run.need(op, "codebook"),
+          run.need(op, "indices"),
+          op.attrs.tau,
+          outC,
+          kh,
+          kw,
+          c,
+        );
       const { acc, shape: accShape } = binaryAccumulators(
         x,
         weights,

@@ -118,7 +118,8 @@ Deno.test("referenceRun reads codebook weights through the indices", () => {
     params: { codebook: "cb", indices: "ix" },
   } as never, {
     cb: { dtype: "U16", shape: [2], data: Uint16Array.of(0, 2) },
-    ix: { dtype: "U8", shape: [2, 1], data: Uint8Array.of(0, 1) },
+    // Indices (0, 1) packed at 1 bit each: bit 0 = 0, bit 1 = 1.
+    ix: { dtype: "U8", shape: [1], data: Uint8Array.of(0b10) },
   });
   assert.deepEqual(referenceRun(model, { x: BigUint64Array.of(0n, 1n) }).y, Int32Array.of(0, 2));
 });

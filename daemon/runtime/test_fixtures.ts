@@ -6,6 +6,7 @@
  * @module
  */
 
+import { packIndices } from "./codebook_indices.ts";
 import type { Graph, OpNode } from "./graph.ts";
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, modelChecksum } from "./model_file.ts";
 import { type DType, type DTypeArrays, serializeSafetensors, type Tensor } from "./safetensors.ts";
@@ -53,6 +54,12 @@ export function packedBits(random: () => number, rows: number, channels: number)
     for (let row = 0; row < rows; row++) data[row * words + words - 1] &= mask;
   }
   return data;
+}
+
+/** A U8 tensor of tau-bit indices packed as `codebook_conv2d` stores them. */
+function packedIndexTensor(indices: readonly number[], tau: number): Tensor<"U8"> {
+  const data = packIndices(indices, tau);
+  return { dtype: "U8", shape: [data.length], data };
 }
 
 function filled<D extends DType>(
@@ -230,7 +237,7 @@ export function everyOpModel(seed = 1): Fixture {
     },
     params: {
       codebook: add("cb.codebook", filled("U16", [16], (index) => (index * 37 + 5) % 512)),
-      indices: add("cb.indices", filled("U8", [32, 65], int(0, 15))),
+      indices: add("cb.indices", packedIndexTensor(Array.from({ length: 32 * 65 }, int(0, 15)), 4)),
       thresholds: add("cb.t", filled("I32", [32], int(-30, 30))),
     },
   });

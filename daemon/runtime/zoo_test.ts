@@ -57,6 +57,41 @@ Deno.test("buildBinealResNet18 sparse builds every 3x3 conv as a codebook conv",
   assert.match(model.name, /_sparse_tau4$/);
 });
 
+Deno.test("buildBinealResNet18 sparse stores every 3x3 kernel in tau bits", () => {
+  const plain = buildBinealResNet18({ inputSize: 32 });
+  const plainModel = load(plain);
+  // Binary 3x3 kernels of the 16 blocks, O*C summed over the four stages.
+  const kernels = 4 * 64 * 64 + (64 + 3 * 128) * 128 + (128 + 3 * 256) * 256 +
+    (256 + 3 * 512) * 512;
+  assert.equal(kernels, 1_220_608);
+  let plain3x3 = 0;
+  for (const op of plainModel.graph.ops) {
+    if (op.op === "bconv2d" && op.attrs.kernel[0] === 3) {
+      plain3x3 += plainModel.tensors.get(op.params.weights)!.data.byteLength;
+    }
+  }
+  assert.equal(plain3x3, (kernels * 9) / 8);
+  for (const tau of [4, 5, 6]) {
+    const sparse = buildBinealResNet18({ inputSize: 32, sparse: true, tau });
+    const model = load(sparse);
+    let indexBytes = 0;
+    let codebookBytes = 0;
+    for (const op of model.graph.ops) {
+      if (op.op !== "codebook_conv2d") continue;
+      indexBytes += model.tensors.get(op.params.indices)!.data.byteLength;
+      codebookBytes += model.tensors.get(op.params.codebook)!.data.byteLength;
+    }
+    assert.equal(indexBytes, (kernels * tau) / 8, `tau ${tau}`);
+    assert.equal(codebookBytes, 16 * 2 ** tau * 2, `tau ${tau}`);
+    // Everything else is the same tensors; only the graph JSON differs (a few bytes).
+    const saved = plain3x3 - indexBytes - codebookBytes;
+    assert.ok(
+      Math.abs(plain.bytes.length - sparse.bytes.length - saved) < 4096,
+      `tau ${tau}: plain ${plain.bytes.length}, sparse ${sparse.bytes.length}, saved ${saved}`,
+    );
+  }
+});
+
 Deno.test("buildBinealResNet18 with a separate join uses bineal_join ops", () => {
   const model = load(buildBinealResNet18({ inputSize: 32, join: "separate" }));
   assert.equal(count(model, "bineal_join"), 16);
