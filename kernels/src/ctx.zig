@@ -42,8 +42,13 @@ pub const Ctx = struct {
     job_fn: JobFn = undefined,
     job_context: *const anyopaque = undefined,
     job_chunks: u32 = 0,
-    next_chunk: Atomic(u32) = .init(0),
-    workers_done: Atomic(u32) = .init(0),
+    /// `generation << 32 | next chunk`: a chunk can only be claimed by a thread that saw the
+    /// job's own generation, so a worker that wakes late never runs a stale job.
+    work: Atomic(u64) = .init(0),
+    /// Chunks of the current job that have finished; the caller waits for all of them, not
+    /// for every worker, so a sleeping worker never delays a job it took no part in.
+    chunks_done: Atomic(u32) = .init(0),
+    /// Bumped per job (and on stop); pool threads sleep on it.
     generation: Atomic(u32) = .init(0),
     stopping: Atomic(bool) = .init(false),
 
@@ -121,32 +126,43 @@ pub const Ctx = struct {
         self.job_fn = run;
         self.job_context = job_context;
         self.job_chunks = chunks;
-        self.next_chunk.store(0, .monotonic);
-        self.workers_done.store(0, .monotonic);
-        _ = self.generation.fetchAdd(1, .release);
+        self.chunks_done.store(0, .monotonic);
+        const generation = self.generation.load(.monotonic) +% 1;
+        // Release: a thread that claims a chunk of this generation sees the job fields above.
+        self.work.store(@as(u64, generation) << 32, .release);
+        self.generation.store(generation, .release);
         Futex.wake(&self.generation, std.math.maxInt(u32));
 
-        self.runChunks(0);
+        self.runChunks(generation, 0);
 
-        const workers: u32 = @intCast(self.workers.len);
         var spins: u32 = 0;
         while (true) {
-            const done = self.workers_done.load(.acquire);
-            if (done == workers) break;
+            const done = self.chunks_done.load(.acquire);
+            if (done == chunks) break;
             if (spins < spin_iterations) {
                 spins += 1;
                 std.atomic.spinLoopHint();
             } else {
-                Futex.wait(&self.workers_done, done);
+                Futex.wait(&self.chunks_done, done);
             }
         }
     }
 
-    fn runChunks(self: *Ctx, thread: u32) void {
+    /// Claims and runs chunks of job `generation` until none is left.
+    fn runChunks(self: *Ctx, generation: u32, thread: u32) void {
+        var work = self.work.load(.acquire);
         while (true) {
-            const chunk = self.next_chunk.fetchAdd(1, .monotonic);
+            if (work >> 32 != generation) return;
+            const chunk: u32 = @truncate(work);
             if (chunk >= self.job_chunks) return;
+            if (self.work.cmpxchgWeak(work, work + 1, .acquire, .acquire)) |current| {
+                work = current;
+                continue;
+            }
             self.job_fn(self.job_context, chunk, thread);
+            const done = self.chunks_done.fetchAdd(1, .acq_rel) + 1;
+            if (done == self.job_chunks) Futex.wake(&self.chunks_done, 1);
+            work = self.work.load(.acquire);
         }
     }
 
@@ -166,9 +182,7 @@ pub const Ctx = struct {
             }
             seen = self.generation.load(.acquire);
             if (self.stopping.load(.acquire)) return;
-            self.runChunks(thread);
-            const done = self.workers_done.fetchAdd(1, .acq_rel) + 1;
-            if (done == self.workers.len) Futex.wake(&self.workers_done, 1);
+            self.runChunks(seen, thread);
         }
     }
 

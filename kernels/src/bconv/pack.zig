@@ -97,7 +97,7 @@ test "pack places channel o of block b at lane o % 8 and counts tap popcounts" {
     defer ctx.destroy();
     const dims: Dims = .{ .out_c = 9, .kernel_h = 1, .kernel_w = 2, .in_c = 70 };
     var source: [9 * 2 * 2]u64 = undefined;
-    for (&source, 0..) |*word, i| word.* = if (i % 2 == 1) @as(u64, i) & 0x3f else i * 0x9e3779b97f4a7c15;
+    for (&source, 0..) |*word, i| word.* = if (i % 2 == 1) @as(u64, i) & 0x3f else @as(u64, i) *% 0x9e3779b97f4a7c15;
     var target: [256]u64 = undefined;
     try pack(ctx, dims, &source, &target);
     const view = Packed.view(dims, &target);
