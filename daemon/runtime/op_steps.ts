@@ -15,6 +15,10 @@
  * | `maxpool` | `ob_maxpool2d_bits` for bits, TypeScript for the other dtypes |
  * | `avgpool` | `ob_avgpool2d_f32` for f32 without `count_include_pad`, else TypeScript |
  * | `global_avgpool` | `ob_global_avgpool_f32` for f32, else TypeScript |
+ * | `quantize` | `ob_quantize_f32` (TypeScript when the scale is 0 or infinite as f32) |
+ * | `upsample_bilinear` | `ob_upsample_bilinear_f32` |
+ * | `sigmoid` | `ob_sigmoid_f32` |
+ * | `argmax` | `ob_argmax_f32` for f32, else TypeScript |
  * | the rest | TypeScript (`ops/<name>.ts`) |
  *
  * The qconv and pool kernels are called through the library's symbols with a `Window2d`
@@ -26,6 +30,7 @@
 
 import { BinaryConv2d, BinaryDense, type OutputTransform } from "../kernels/bconv.ts";
 import { bitpack } from "../kernels/bitpack.ts";
+import { argmaxF32, quantizeF32, sigmoidF32, upsampleBilinearF32 } from "../kernels/elementwise.ts";
 import { CodebookConv2d, expandCodebook as expandCodebookKernel } from "../kernels/codebook.ts";
 import type { KernelContext } from "../kernels/library.ts";
 import { packQconvWeights } from "../kernels/qconv.ts";
@@ -47,9 +52,8 @@ import { concatBits, concatBytes } from "./ops/concat.ts";
 import { depthToSpace, depthToSpaceBits } from "./ops/depth_to_space.ts";
 import { maxPool, type MaxPoolArray } from "./ops/maxpool.ts";
 import { quantize } from "./ops/quantize.ts";
-import { sigmoid } from "./ops/sigmoid.ts";
 import { softmax } from "./ops/softmax.ts";
-import { bilinearAxis, upsampleBilinear, upsampleNearest } from "./ops/upsample.ts";
+import { upsampleNearest } from "./ops/upsample.ts";
 import { windowGeometry } from "./ops/window.ts";
 import type { Tensor } from "./safetensors.ts";
 
@@ -535,12 +539,19 @@ function quantizeStep(bind: BindContext, op: OpNodeOf<"quantize">): Step {
   const input = slotOf(bind, op.inputs[0]).view as Float32Array;
   const output = slotOf(bind, op.outputs[0]).view as Uint8Array | Int8Array;
   const params = Object.freeze({ scale: op.attrs.scale, zeroPoint: op.attrs.zero_point });
-  return {
-    op,
-    kernel: "ts",
-    counts: elementCounts(bind, op, 2 * input.length, true),
-    run: () => quantize(input, output, params),
-  };
+  const counts = elementCounts(bind, op, 2 * input.length, true);
+  const scale = Math.fround(params.scale);
+  if (scale > 0 && Number.isFinite(scale)) {
+    const { ctx } = bind;
+    return {
+      op,
+      kernel: "ob_quantize_f32",
+      counts,
+      run: () => quantizeF32(ctx, input, output, params),
+    };
+  }
+  // A scale that is 0 or infinite as f32 (the kernel refuses it) keeps the TypeScript loop.
+  return { op, kernel: "ts", counts, run: () => quantize(input, output, params) };
 }
 
 function maxpoolStep(bind: BindContext, op: OpNodeOf<"maxpool">): Step {
@@ -680,17 +691,15 @@ function upsampleBilinearStep(bind: BindContext, op: OpNodeOf<"upsample_bilinear
   const [batch, inH, inW, channels] = input.activation.shape;
   const [scaleH, scaleW] = op.attrs.scale;
   const sizes = Object.freeze({ batch, inH, inW, channels, scaleH, scaleW });
-  const axes = Object.freeze({
-    rows: bilinearAxis(inH, scaleH, op.attrs.align_corners),
-    cols: bilinearAxis(inW, scaleW, op.attrs.align_corners),
-  });
+  const alignCorners = op.attrs.align_corners;
   const x = input.view as Float32Array;
   const y = output.view as Float32Array;
+  const { ctx } = bind;
   return {
     op,
-    kernel: "ts",
+    kernel: "ob_upsample_bilinear_f32",
     counts: elementCounts(bind, op, 9 * y.length, true),
-    run: () => upsampleBilinear(x, y, sizes, axes),
+    run: () => upsampleBilinearF32(ctx, sizes, alignCorners, x, y),
   };
 }
 
@@ -748,11 +757,12 @@ function softmaxStep(bind: BindContext, op: OpNodeOf<"softmax">): Step {
 function sigmoidStep(bind: BindContext, op: OpNodeOf<"sigmoid">): Step {
   const x = slotOf(bind, op.inputs[0]).view as Float32Array;
   const y = slotOf(bind, op.outputs[0]).view as Float32Array;
+  const { ctx } = bind;
   return {
     op,
-    kernel: "ts",
+    kernel: "ob_sigmoid_f32",
     counts: elementCounts(bind, op, 4 * x.length, true),
-    run: () => sigmoid(x, y),
+    run: () => sigmoidF32(ctx, x, y),
   };
 }
 
@@ -764,12 +774,12 @@ function argmaxStep(bind: BindContext, op: OpNodeOf<"argmax">): Step {
     pixels: pixelsOf(input.activation.shape),
     channels: input.activation.shape[3],
   });
-  return {
-    op,
-    kernel: "ts",
-    counts: elementCounts(bind, op, x.length, input.activation.dtype === "f32"),
-    run: () => argmax(x, y, sizes),
-  };
+  const counts = elementCounts(bind, op, x.length, input.activation.dtype === "f32");
+  if (x instanceof Float32Array) {
+    const { ctx } = bind;
+    return { op, kernel: "ob_argmax_f32", counts, run: () => argmaxF32(ctx, sizes, x, y) };
+  }
+  return { op, kernel: "ts", counts, run: () => argmax(x, y, sizes) };
 }
 
 function binealJoinStep(bind: BindContext, op: OpNodeOf<"bineal_join">): Step {
