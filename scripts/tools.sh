@@ -23,5 +23,10 @@ if [ ! -x "$DENO_HOME/node_modules/.bin/deno" ]; then
 fi
 ln -sf "$ZIG_HOME/ziglang/zig" "$TOOLS/bin/zig"
 ln -sf "$(readlink -f "$DENO_HOME/node_modules/.bin/deno")" "$TOOLS/bin/deno"
+# `zig build test -fqemu` runs aarch64 tests with `qemu-aarch64` from PATH (scripts/aarch64.sh
+# installs qemu-user-static when it is missing).
+if [ -x /usr/bin/qemu-aarch64-static ]; then
+  ln -sf /usr/bin/qemu-aarch64-static "$TOOLS/bin/qemu-aarch64"
+fi
 export PATH="$TOOLS/bin:$PATH"
 export DENO_NO_UPDATE_CHECK=1

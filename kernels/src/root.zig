@@ -147,9 +147,82 @@ export fn ob_qconv2d_f32(ctx: ?*Ctx, shape: ?*const qconv.Window2d, input: ?[*]c
 export fn ob_conv2d_f32(ctx: ?*Ctx, shape: ?*const qconv.Window2d, input: ?[*]const f32, input_len: u32, weights: ?[*]const f32, weights_len: u32, bias: ?[*]const f32, bias_len: u32, output: ?[*]f32, output_len: u32) i32 {
     return call(ctx, qconv.conv2dFloat, .{ shape, input, input_len, weights, weights_len, bias, bias_len, output, output_len });
 }
+const pool = @import("pool/pool.zig");
+
+/// Binary max pool over packed bits (`pool/contract.zig`): NHWC u64 words, `ceil(C/64)` per
+/// pixel, `shape.out_c == in_c`; an output word is the AND of the window's real words.
+export fn ob_maxpool2d_bits(ctx: ?*Ctx, shape: ?*const pool.Window2d, input: ?[*]const u64, input_len: u32, output: ?[*]u64, output_len: u32) i32 {
+    return call(ctx, pool.maxPoolBits, .{ shape, input, input_len, output, output_len });
+}
+
+/// f32 average pool, NHWC, padding excluded from the count, `shape.out_c == in_c`.
+export fn ob_avgpool2d_f32(ctx: ?*Ctx, shape: ?*const pool.Window2d, input: ?[*]const f32, input_len: u32, output: ?[*]f32, output_len: u32) i32 {
+    return call(ctx, pool.avgPoolF32, .{ shape, input, input_len, output, output_len });
+}
+
+/// int8 average pool, NHWC, padding excluded from the count, mean rounded half away from 0.
+export fn ob_avgpool2d_i8(ctx: ?*Ctx, shape: ?*const pool.Window2d, input: ?[*]const i8, input_len: u32, output: ?[*]i8, output_len: u32) i32 {
+    return call(ctx, pool.avgPoolI8, .{ shape, input, input_len, output, output_len });
+}
+
+/// f32 global average pool: `[batch][height][width][channels]` -> `[batch][channels]`.
+export fn ob_global_avgpool_f32(ctx: ?*Ctx, batch: u32, height: u32, width: u32, channels: u32, input: ?[*]const f32, input_len: u32, output: ?[*]f32, output_len: u32) i32 {
+    return call(ctx, pool.globalAvgPoolF32, .{ batch, height, width, channels, input, input_len, output, output_len });
+}
+
+/// int8 global average pool, mean rounded half away from zero: `[N][H][W][C]` -> `[N][C]`.
+export fn ob_global_avgpool_i8(ctx: ?*Ctx, batch: u32, height: u32, width: u32, channels: u32, input: ?[*]const i8, input_len: u32, output: ?[*]i8, output_len: u32) i32 {
+    return call(ctx, pool.globalAvgPoolI8, .{ batch, height, width, channels, input, input_len, output, output_len });
+}
 // ---- end qconv, pool ----
 
 // ---- hamming, codebook ----
+const hamming = @import("hamming/hamming.zig");
+const codebook = @import("codebook/codebook.zig");
+
+/// Hamming distance matrix of binary descriptors (`hamming/contract.zig`): `bits` a multiple
+/// of 64 up to 1024, sets `[count][bits/64]` u64; writes u16 `out[q*train_count + t]`.
+export fn ob_hamming_distances(ctx: ?*Ctx, bits: u32, query: ?[*]align(1) const u64, query_len: u32, query_count: u32, train: ?[*]align(1) const u64, train_len: u32, train_count: u32, out: ?[*]align(1) u16, out_len: u32) i32 {
+    return call(ctx, hamming.distances, .{ bits, query, query_len, query_count, train, train_len, train_count, out, out_len });
+}
+
+/// Nearest train descriptor of every query (ties: lowest index) with Lowe's ratio test
+/// (`best < ratio * second`, ratio >= 1 disables) and an optional cross check (1 = mutual
+/// nearest only). Writes the train index or -1, the best and the second-best distance
+/// (0xFFFFFFFF when missing) per query. Never stores the full matrix.
+export fn ob_hamming_match(ctx: ?*Ctx, bits: u32, query: ?[*]align(1) const u64, query_len: u32, query_count: u32, train: ?[*]align(1) const u64, train_len: u32, train_count: u32, ratio: f32, cross_check: u32, out_index: ?[*]align(1) i32, out_index_len: u32, out_best: ?[*]align(1) u32, out_best_len: u32, out_second: ?[*]align(1) u32, out_second_len: u32) i32 {
+    return call(ctx, hamming.match, .{ bits, query, query_len, query_count, train, train_len, train_count, ratio, cross_check, out_index, out_index_len, out_best, out_best_len, out_second, out_second_len });
+}
+
+/// Expands a codebook layer (2^tau u16 codewords, u8 indices `[out_c][in_c]`) to binary
+/// conv weights `[out_c][3][3][ceil(in_c/64)]` u64 for `ob_bconv2d_pack_weights`
+/// (`codebook/contract.zig`).
+export fn ob_codebook_expand(ctx: ?*Ctx, tau: u32, out_c: u32, in_c: u32, codebook_words: ?[*]align(1) const u16, codebook_len: u32, indices: ?[*]const u8, indices_len: u32, weights: ?[*]align(1) u64, weights_len: u32) i32 {
+    return call(ctx, codebook.expand, .{ tau, out_c, in_c, codebook_words, codebook_len, indices, indices_len, weights, weights_len });
+}
+
+/// Words of the packed layer `ob_codebook_pack` writes; 0 for invalid sizes.
+export fn ob_codebook_packed_words(tau: u32, out_c: u32, in_c: u32) u32 {
+    return codebook.packedWords(tau, out_c, in_c);
+}
+
+/// Packs a codebook layer (response table, tap sums, blocked indices) for
+/// `ob_codebook_conv2d`, once at model load. The layout is the same on every CPU level.
+export fn ob_codebook_pack(ctx: ?*Ctx, tau: u32, out_c: u32, in_c: u32, codebook_words: ?[*]align(1) const u16, codebook_len: u32, indices: ?[*]const u8, indices_len: u32, packed_words: ?[*]align(1) u64, packed_len: u32) i32 {
+    return call(ctx, codebook.pack, .{ tau, out_c, in_c, codebook_words, codebook_len, indices, indices_len, packed_words, packed_len });
+}
+
+/// The gather codebook conv: a 3x3 binary conv (pads, transforms and outputs exactly as
+/// `ob_bconv2d`) whose weight (o, c) is codeword indices[o][c], read from a packed layer.
+export fn ob_codebook_conv2d(ctx: ?*Ctx, params: ?*const codebook.Window2d, pad: u32, input: ?[*]align(1) const u64, input_len: u32, packed_words: ?[*]align(1) const u64, packed_len: u32, kind: u32, channel: ?[*]const u32, channel_len: u32, qmin: i32, qmax: i32, residual: ?[*]const i8, residual_len: u32, output: ?[*]u8, output_bytes: u32) i32 {
+    const out: codebook.OutputArgs = .{ .kind = kind, .channel = channel, .channel_len = channel_len, .qmin = qmin, .qmax = qmax, .residual = residual, .residual_len = residual_len, .output = output, .output_bytes = output_bytes };
+    return call(ctx, codebook.conv2d, .{ params, pad, input, input_len, packed_words, packed_len, out });
+}
+
+test {
+    _ = hamming;
+    _ = codebook;
+}
 // ---- end hamming, codebook ----
 
 // ---- roofline ----
@@ -163,6 +236,39 @@ export fn ob_roofline_popcount(ctx: ?*Ctx, iterations: u32, out_word_ops: ?*u64)
     return call(ctx, roofline.popcount, .{ iterations, out_word_ops });
 }
 // ---- end roofline ----
+
+// ---- elementwise ----
+const elementwise = @import("elementwise/elementwise.zig");
+
+/// Quantizes f32 to u8 (`signed` 0) or i8 (`signed` 1, two's complement bytes) as ONNX
+/// Runtime's QuantizeLinear (`elementwise/contract.zig`): `clamp(round_half_even(x / scale)
+/// + zero_point)`, NaN -> zero_point; `output_len` must equal `input_len`.
+export fn ob_quantize_f32(ctx: ?*Ctx, input: ?[*]const f32, input_len: u32, scale: f32, zero_point: i32, signed: u32, output: ?[*]u8, output_len: u32) i32 {
+    return call(ctx, elementwise.quantizeF32, .{ input, input_len, scale, zero_point, signed, output, output_len });
+}
+
+/// Bilinear upsample of f32 NHWC by integer factors (PyTorch `interpolate`, f64 arithmetic,
+/// one rounding to f32; `elementwise/contract.zig`); `align_corners` 0 or 1.
+export fn ob_upsample_bilinear_f32(ctx: ?*Ctx, batch: u32, in_h: u32, in_w: u32, channels: u32, scale_h: u32, scale_w: u32, align_corners: u32, input: ?[*]const f32, input_len: u32, output: ?[*]f32, output_len: u32) i32 {
+    return call(ctx, elementwise.upsampleBilinearF32, .{ batch, in_h, in_w, channels, scale_h, scale_w, align_corners, input, input_len, output, output_len });
+}
+
+/// Sigmoid of f32 values: `f32(1 / (1 + exp(-x)))` in f64 with fdlibm's `exp` (the bits of
+/// JavaScript's `Math.exp`); `output_len` must equal `input_len`.
+export fn ob_sigmoid_f32(ctx: ?*Ctx, input: ?[*]const f32, input_len: u32, output: ?[*]f32, output_len: u32) i32 {
+    return call(ctx, elementwise.sigmoidF32, .{ input, input_len, output, output_len });
+}
+
+/// Argmax over the channels of f32 pixels `[pixels][channels]` -> i32 `[pixels]`: the first
+/// channel holding the maximum (`>`; NaN never chosen after channel 0).
+export fn ob_argmax_f32(ctx: ?*Ctx, pixels: u32, channels: u32, input: ?[*]const f32, input_len: u32, output: ?[*]i32, output_len: u32) i32 {
+    return call(ctx, elementwise.argmaxF32, .{ pixels, channels, input, input_len, output, output_len });
+}
+
+test {
+    _ = elementwise;
+}
+// ---- end elementwise ----
 
 // ---- end of kernel families ----
 
