@@ -24,6 +24,7 @@ import {
 } from "./kernels/cpu_level.ts";
 import { KernelError } from "./kernels/errors.ts";
 import { KernelContext, openKernels, THREADS_MAX } from "./kernels/library.ts";
+import { modelCommand } from "./model_cli.ts";
 
 const usage = `Usage: onebit [command] [options]
 
@@ -31,6 +32,7 @@ Commands:
   selfcheck          load the kernels for this CPU and check them (default)
   cpu-level          print the CPU level this machine loads; with --all, every level
                      the CPU can run, one per line
+  model ...          build, inspect and estimate model files (onebit model --help)
 
 Options:
   --level <level>    CPU level to load (default: ${CPU_LEVEL_ENV}, else the best level of
@@ -208,4 +210,7 @@ export function main(args: string[], io: MainIo = {}): number {
   }
 }
 
-if (import.meta.main) Deno.exit(main(Deno.args));
+// `model` commands read and write files asynchronously; the kernel commands stay synchronous.
+if (import.meta.main) {
+  Deno.exit(Deno.args[0] === "model" ? await modelCommand(Deno.args.slice(1)) : main(Deno.args));
+}
