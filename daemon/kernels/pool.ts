@@ -37,8 +37,16 @@ import { outH, outW, type Window2d, windowParams, wordsFor } from "./shape.ts";
 /** A pooling window: a `Window2d` whose `outC`, when given, must equal `inC`. */
 export type PoolWindow = Omit<Window2d, "outC"> & { outC?: number };
 
-function params(window: PoolWindow): Uint32Array {
+/** The ABI buffer of a pool window; a prebuilt one (see `windowBuffer`) is used as is. */
+function params(window: PoolWindow | Uint32Array): Uint32Array {
+  if (window instanceof Uint32Array) return window;
   return windowParams({ ...window, outC: window.outC ?? window.inC });
+}
+
+/** Options of the pool calls. */
+export interface PoolCallOptions {
+  /** Names the call in error messages, e.g. the model op. Default: the kernel's name. */
+  label?: string;
 }
 
 /** Output pixels of a window: `batch * outH * outW`. */
@@ -59,9 +67,10 @@ export function poolOutputPixels(window: PoolWindow): number {
  */
 export function maxPool2dBits(
   ctx: KernelContext,
-  window: PoolWindow,
+  window: PoolWindow | Uint32Array,
   input: BigUint64Array,
   output: BigUint64Array,
+  options: PoolCallOptions = {},
 ): void {
   ctx.check(
     ctx.lib.symbols.ob_maxpool2d_bits(
@@ -72,7 +81,7 @@ export function maxPool2dBits(
       output,
       output.length,
     ),
-    "maxpool2d_bits",
+    options.label ?? "maxpool2d_bits",
   );
 }
 
@@ -104,16 +113,17 @@ function checkSameType(input: Float32Array | Int8Array, output: Float32Array | I
  */
 export function avgPool2d<T extends Float32Array | Int8Array>(
   ctx: KernelContext,
-  window: PoolWindow,
+  window: PoolWindow | Uint32Array,
   input: T,
   output: T,
+  options: PoolCallOptions = {},
 ): void {
   checkSameType(input, output);
   const { ob_avgpool2d_f32, ob_avgpool2d_i8 } = ctx.lib.symbols;
   const run = input instanceof Float32Array ? ob_avgpool2d_f32 : ob_avgpool2d_i8;
   ctx.check(
     run(ctx.handle, params(window), input, input.length, output, output.length),
-    input instanceof Float32Array ? "avgpool2d_f32" : "avgpool2d_i8",
+    options.label ?? (input instanceof Float32Array ? "avgpool2d_f32" : "avgpool2d_i8"),
   );
 }
 

@@ -48,7 +48,7 @@
 
 import { KernelError } from "./errors.ts";
 import type { KernelContext } from "./library.ts";
-import { outH, outW, type Window2d, windowParams } from "./shape.ts";
+import { outH, outW, type Window2d, windowBuffer, windowParams } from "./shape.ts";
 
 /** Values of the NHWC output of a conv of `shape`: `batch * outH * outW * outC`. */
 export function qconvOutputLength(shape: Window2d): number {
@@ -177,6 +177,8 @@ export interface QconvInputs {
   bias?: Int32Array;
   /** Zero point of `input`, 0..255 (padded taps read it). */
   xZeroPoint: number;
+  /** Names the call in error messages, e.g. the model op. Default: the function's name. */
+  label?: string;
 }
 
 /** Arguments of {@linkcode qconv2d}. */
@@ -200,12 +202,16 @@ export interface Qconv2dArgs extends QconvInputs {
  * qconv2d(ctx, shape, { input, packedWeights, bias, scale, xZeroPoint: 128, yZeroPoint: 0, output });
  * ```
  */
-export function qconv2d(ctx: KernelContext, shape: Window2d, args: Qconv2dArgs): void {
+export function qconv2d(
+  ctx: KernelContext,
+  shape: Window2d | Uint32Array,
+  args: Qconv2dArgs,
+): void {
   const { input, packedWeights, bias, scale, output } = args;
   ctx.check(
     ctx.lib.symbols.ob_qconv2d_u8(
       ctx.handle,
-      windowParams(shape),
+      windowBuffer(shape),
       input,
       input.length,
       checkZeroPoint(args.xZeroPoint, "xZeroPoint"),
@@ -219,7 +225,7 @@ export function qconv2d(ctx: KernelContext, shape: Window2d, args: Qconv2dArgs):
       output,
       output.length,
     ),
-    "qconv2d",
+    args.label ?? "qconv2d",
   );
 }
 
@@ -237,12 +243,16 @@ export interface Qconv2dInt32Args extends QconvInputs {
  * qconv2dInt32(ctx, shape, { input, packedWeights, xZeroPoint: 128, output: new Int32Array(n) });
  * ```
  */
-export function qconv2dInt32(ctx: KernelContext, shape: Window2d, args: Qconv2dInt32Args): void {
+export function qconv2dInt32(
+  ctx: KernelContext,
+  shape: Window2d | Uint32Array,
+  args: Qconv2dInt32Args,
+): void {
   const { input, packedWeights, bias, output } = args;
   ctx.check(
     ctx.lib.symbols.ob_qconv2d_i32(
       ctx.handle,
-      windowParams(shape),
+      windowBuffer(shape),
       input,
       input.length,
       checkZeroPoint(args.xZeroPoint, "xZeroPoint"),
@@ -253,7 +263,7 @@ export function qconv2dInt32(ctx: KernelContext, shape: Window2d, args: Qconv2dI
       output,
       output.length,
     ),
-    "qconv2d (int32)",
+    args.label ?? "qconv2d (int32)",
   );
 }
 
@@ -274,12 +284,16 @@ export interface Qconv2dFloatArgs extends QconvInputs {
  *   xZeroPoint: 128, output });
  * ```
  */
-export function qconv2dFloat(ctx: KernelContext, shape: Window2d, args: Qconv2dFloatArgs): void {
+export function qconv2dFloat(
+  ctx: KernelContext,
+  shape: Window2d | Uint32Array,
+  args: Qconv2dFloatArgs,
+): void {
   const { input, packedWeights, bias, scale, output } = args;
   ctx.check(
     ctx.lib.symbols.ob_qconv2d_f32(
       ctx.handle,
-      windowParams(shape),
+      windowBuffer(shape),
       input,
       input.length,
       checkZeroPoint(args.xZeroPoint, "xZeroPoint"),
@@ -292,7 +306,7 @@ export function qconv2dFloat(ctx: KernelContext, shape: Window2d, args: Qconv2dF
       output,
       output.length,
     ),
-    "qconv2d (float)",
+    args.label ?? "qconv2d (float)",
   );
 }
 
@@ -323,7 +337,7 @@ export function conv2dF32(ctx: KernelContext, shape: Window2d, args: Conv2dF32Ar
   ctx.check(
     ctx.lib.symbols.ob_conv2d_f32(
       ctx.handle,
-      windowParams(shape),
+      windowBuffer(shape),
       input,
       input.length,
       weights,

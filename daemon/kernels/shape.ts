@@ -161,3 +161,21 @@ export function outW(
 export function wordsFor(channels: number): number {
   return Math.ceil(channels / 64);
 }
+
+/**
+ * The ABI buffer of a window: `shape` itself when it is one already (built once by
+ * {@linkcode windowParams}, as a runtime does for every op at load), else a new one.
+ *
+ * @example
+ * ```ts
+ * import { windowBuffer, windowParams } from "./shape.ts";
+ * const params = windowParams({
+ *   batch: 1, inH: 8, inW: 8, inC: 64, outC: 64, kernelH: 3, kernelW: 3,
+ *   strideH: 1, strideW: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1,
+ * });
+ * console.log(windowBuffer(params) === params); // true
+ * ```
+ */
+export function windowBuffer(shape: Window2d | Uint32Array): Uint32Array {
+  return shape instanceof Uint32Array ? shape : windowParams(shape);
+}

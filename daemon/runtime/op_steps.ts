@@ -33,7 +33,8 @@ import { bitpack } from "../kernels/bitpack.ts";
 import { argmaxF32, quantizeF32, sigmoidF32, upsampleBilinearF32 } from "../kernels/elementwise.ts";
 import { CodebookConv2d, expandCodebook as expandCodebookKernel } from "../kernels/codebook.ts";
 import type { KernelContext } from "../kernels/library.ts";
-import { packQconvWeights } from "../kernels/qconv.ts";
+import { packQconvWeights, qconv2d, qconv2dFloat, qconv2dInt32 } from "../kernels/qconv.ts";
+import { avgPool2d, maxPool2dBits } from "../kernels/pool.ts";
 import { type Window2d, windowParams } from "../kernels/shape.ts";
 import {
   type Activation,
@@ -417,10 +418,8 @@ function qconv2dStep(bind: BindContext, op: OpNodeOf<"qconv2d">): Step {
   const shape = window2d(input.activation.shape, op.attrs, op.attrs.out_channels);
   const params = windowParams(shape);
   const packed = packQconvWeights(ctx, shape, required<Int8Array>(bind, op, "weights"));
-  const bias = param<Int32Array>(bind, op, "bias") ?? null;
-  const biasLength = bias?.length ?? 0;
+  const bias = param<Int32Array>(bind, op, "bias");
   const x = input.view as Uint8Array;
-  const xZeroPoint = op.attrs.x_zero_point;
   const macs = pixelsOf(output.activation.shape) * shape.outC * shape.kernelH * shape.kernelW *
     shape.inC;
   const outputs = elementsOf(output.activation.shape);
@@ -432,79 +431,38 @@ function qconv2dStep(bind: BindContext, op: OpNodeOf<"qconv2d">): Step {
     bytesWritten: output.bytes,
   };
   const kernel = `ob_qconv2d_${op.attrs.output}`;
-  // Built once: a template literal in the closure would allocate a string per run.
-  const what = `qconv2d '${op.name}'`;
+  // Built once, like `params`: a run passes the same objects to the kernel wrapper.
+  const inputs = {
+    input: x,
+    packedWeights: packed,
+    bias,
+    xZeroPoint: op.attrs.x_zero_point,
+    label: `qconv2d '${op.name}'`,
+  };
   let run: () => void;
   switch (op.attrs.output) {
     case "u8": {
-      const scale = required<Float32Array>(bind, op, "scale");
-      const y = output.view as Uint8Array;
-      const yZeroPoint = op.attrs.y_zero_point ?? 0;
-      run = () =>
-        ctx.check(
-          ctx.lib.symbols.ob_qconv2d_u8(
-            ctx.handle,
-            params,
-            x,
-            x.length,
-            xZeroPoint,
-            packed,
-            packed.length,
-            bias,
-            biasLength,
-            scale,
-            scale.length,
-            yZeroPoint,
-            y,
-            y.length,
-          ),
-          what,
-        );
+      const args = Object.freeze({
+        ...inputs,
+        scale: required<Float32Array>(bind, op, "scale"),
+        yZeroPoint: op.attrs.y_zero_point ?? 0,
+        output: output.view as Uint8Array,
+      });
+      run = () => qconv2d(ctx, params, args);
       break;
     }
     case "i32": {
-      const y = output.view as Int32Array;
-      run = () =>
-        ctx.check(
-          ctx.lib.symbols.ob_qconv2d_i32(
-            ctx.handle,
-            params,
-            x,
-            x.length,
-            xZeroPoint,
-            packed,
-            packed.length,
-            bias,
-            biasLength,
-            y,
-            y.length,
-          ),
-          what,
-        );
+      const args = Object.freeze({ ...inputs, output: output.view as Int32Array });
+      run = () => qconv2dInt32(ctx, params, args);
       break;
     }
     case "f32": {
-      const scale = required<Float32Array>(bind, op, "scale");
-      const y = output.view as Float32Array;
-      run = () =>
-        ctx.check(
-          ctx.lib.symbols.ob_qconv2d_f32(
-            ctx.handle,
-            params,
-            x,
-            x.length,
-            xZeroPoint,
-            packed,
-            packed.length,
-            bias,
-            biasLength,
-            scale,
-            scale.length,
-            y,
-            y.length,
-          ),
-          what,
-        );
+      const args = Object.freeze({
+        ...inputs,
+        scale: required<Float32Array>(bind, op, "scale"),
+        output: output.view as Float32Array,
+      });
+      run = () => qconv2dFloat(ctx, params, args);
       break;
     }
   }
@@ -565,16 +523,12 @@ function maxpoolStep(bind: BindContext, op: OpNodeOf<"maxpool">): Step {
     const params = windowParams(window2d(shape, op.attrs, shape[3]));
     const x = input.view as BigUint64Array;
     const y = output.view as BigUint64Array;
-    const what = `maxpool '${op.name}'`;
+    const options = Object.freeze({ label: `maxpool '${op.name}'` });
     return {
       op,
       kernel: "ob_maxpool2d_bits",
       counts: { ...elementCounts(bind, op, 0, false), bitOps: visits },
-      run: () =>
-        ctx.check(
-          ctx.lib.symbols.ob_maxpool2d_bits(ctx.handle, params, x, x.length, y, y.length),
-          what,
-        ),
+      run: () => maxPool2dBits(ctx, params, x, y, options),
     };
   }
   const geometry = windowGeometry(shape, op.attrs);
@@ -599,16 +553,12 @@ function avgpoolStep(bind: BindContext, op: OpNodeOf<"avgpool">): Step {
     const { ctx } = bind;
     const params = windowParams(window2d(shape, op.attrs, shape[3]));
     const x = input.view as Float32Array;
-    const what = `avgpool '${op.name}'`;
+    const options = Object.freeze({ label: `avgpool '${op.name}'` });
     return {
       op,
       kernel: "ob_avgpool2d_f32",
       counts,
-      run: () =>
-        ctx.check(
-          ctx.lib.symbols.ob_avgpool2d_f32(ctx.handle, params, x, x.length, y, y.length),
-          what,
-        ),
+      run: () => avgPool2d(ctx, params, x, y, options),
     };
   }
   const geometry = windowGeometry(shape, op.attrs);
