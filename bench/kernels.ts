@@ -39,6 +39,7 @@ import { outH, outW, type Window2d, wordsFor } from "../daemon/kernels/shape.ts"
 import { convModel, GraphBuilder, qlinearConvModel } from "../daemon/onnx/model_writer.ts";
 import { cpuHasVnni, createSession, ORT_VERSION, type TensorValue } from "../daemon/onnx/ort.ts";
 import { randomFloats, randomInts, seededRandom } from "../daemon/onnx/test_data.ts";
+import { cpuModel, loadAverage, parseBenchOptions } from "./lib/options.ts";
 import { formatTable, round, writeJsonReport } from "./lib/report.ts";
 import { type BenchCase, type CaseTiming, timeInterleaved } from "./lib/timing.ts";
 
@@ -239,43 +240,6 @@ const ortSpinSettleMs = 60;
 /** Roofline iterations per call: about half a millisecond on one AVX-512 core. */
 const rooflineIterations = 200_000;
 
-interface Options {
-  quick: boolean;
-  rounds: number;
-  threads: number[];
-  filter: string;
-  out: string;
-}
-
-function parseOptions(args: readonly string[]): Options {
-  const options: Options = {
-    quick: false,
-    rounds: 0,
-    threads: [1, 2],
-    filter: "",
-    out: new URL("./results/kernels.json", import.meta.url).pathname,
-  };
-  for (const arg of args) {
-    const [flag, value = ""] = arg.split("=", 2);
-    if (flag === "--quick") options.quick = true;
-    else if (flag === "--rounds") options.rounds = Number(value);
-    else if (flag === "--threads") options.threads = value.split(",").map(Number);
-    else if (flag === "--shapes") options.filter = value;
-    else if (flag === "--out") options.out = value;
-    else throw new Error(`bench:kernels: unknown argument '${arg}'`);
-  }
-  if (options.rounds === 0) options.rounds = options.quick ? 7 : 25;
-  if (!Number.isInteger(options.rounds) || options.rounds < 1) {
-    throw new Error(`bench:kernels: --rounds is ${options.rounds}, must be an integer >= 1`);
-  }
-  for (const threads of options.threads) {
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new Error(`bench:kernels: --threads holds ${threads}, must be integers >= 1`);
-    }
-  }
-  return options;
-}
-
 /** Mean time of one call of a trivial ONNX Runtime model: the per-run overhead of the binding. */
 async function ortCallOverheadMs(rounds: number): Promise<number> {
   const graph = new GraphBuilder();
@@ -293,24 +257,6 @@ async function ortCallOverheadMs(rounds: number): Promise<number> {
     return timing.medianMs;
   } finally {
     await prepared.dispose();
-  }
-}
-
-/** The 1-minute load average, or null where /proc/loadavg is missing. */
-function loadAverage(): number | null {
-  try {
-    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-  } catch {
-    return null;
-  }
-}
-
-function cpuModel(): string {
-  try {
-    return Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.*)$/m)?.[1] ??
-      "unknown";
-  } catch {
-    return "unknown";
   }
 }
 
@@ -516,7 +462,13 @@ function printTable(runs: readonly ShapeRun[]): void {
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(Deno.args);
+  const options = parseBenchOptions(Deno.args, {
+    name: "bench:kernels",
+    filterFlag: "--shapes",
+    out: new URL("./results/kernels.json", import.meta.url).pathname,
+    rounds: { quick: 7, full: 25 },
+    threads: { quick: [1, 2], full: [1, 2] },
+  });
   const started = performance.now();
   const loadBefore = loadAverage();
   if (loadBefore !== null && loadBefore > 0.5) {

@@ -41,6 +41,7 @@ import {
   type ZooModel,
   type ZooOptions,
 } from "../daemon/runtime/zoo.ts";
+import { cpuModel, loadAverage, parseBenchOptions } from "./lib/options.ts";
 import { formatTable, round, writeJsonReport } from "./lib/report.ts";
 import { type BenchCase, type CaseTiming, timeInterleaved } from "./lib/timing.ts";
 
@@ -74,61 +75,6 @@ const quickSpecs: readonly ModelSpec[] = [
 const settleMs = 5;
 /** Profiled runs for the per-op-type breakdown. */
 const profileRuns = 5;
-
-interface Options {
-  quick: boolean;
-  rounds: number;
-  threads: number[];
-  filter: string;
-  out: string;
-}
-
-function parseOptions(args: readonly string[]): Options {
-  const options: Options = {
-    quick: false,
-    rounds: 0,
-    threads: [],
-    filter: "",
-    out: new URL("./results/models.json", import.meta.url).pathname,
-  };
-  for (const arg of args) {
-    const [flag, value = ""] = arg.split("=", 2);
-    if (flag === "--quick") options.quick = true;
-    else if (flag === "--rounds") options.rounds = Number(value);
-    else if (flag === "--threads") options.threads = value.split(",").map(Number);
-    else if (flag === "--models") options.filter = value;
-    else if (flag === "--out") options.out = value;
-    else throw new Error(`bench:models: unknown argument '${arg}'`);
-  }
-  if (options.rounds === 0) options.rounds = options.quick ? 5 : 15;
-  if (options.threads.length === 0) options.threads = options.quick ? [1] : [1, 2];
-  if (!Number.isInteger(options.rounds) || options.rounds < 1) {
-    throw new Error(`bench:models: --rounds is ${options.rounds}, must be an integer >= 1`);
-  }
-  for (const threads of options.threads) {
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new Error(`bench:models: --threads holds ${threads}, must be integers >= 1`);
-    }
-  }
-  return options;
-}
-
-function loadAverage(): number | null {
-  try {
-    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-  } catch {
-    return null;
-  }
-}
-
-function cpuModel(): string {
-  try {
-    return Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.*)$/m)?.[1] ??
-      "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 function ratio(numerator: number | null | undefined, denominator: number | null | undefined) {
   if (!numerator || !denominator) return null;
@@ -387,7 +333,13 @@ function printTables(runs: readonly ModelRun[], sizes: readonly ModelSizes[]): v
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(Deno.args);
+  const options = parseBenchOptions(Deno.args, {
+    name: "bench:models",
+    filterFlag: "--models",
+    out: new URL("./results/models.json", import.meta.url).pathname,
+    rounds: { quick: 5, full: 15 },
+    threads: { quick: [1], full: [1, 2] },
+  });
   const started = performance.now();
   const loadBefore = loadAverage();
   if (loadBefore !== null && loadBefore > 0.5) {
