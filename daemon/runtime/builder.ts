@@ -63,7 +63,7 @@ import {
 } from "./graph.ts";
 import { writeModel, type WriteModelOptions } from "./model_file.ts";
 import type { DType, DTypeArrays, Tensor } from "./safetensors.ts";
-import { packedBits, seededRandom } from "./test_fixtures.ts";
+import { packedBits, seededRandom } from "./random_params.ts";
 
 /** One size for both axes, or `[height, width]`. */
 export type Pair = number | readonly [number, number];
@@ -1063,7 +1063,7 @@ export interface PowerLawCodebookOptions {
  * @example
  * ```ts
  * import { powerLawCodebook } from "./builder.ts";
- * import { seededRandom } from "./test_fixtures.ts";
+ * import { seededRandom } from "./random_params.ts";
  * const { codebook, indices } = powerLawCodebook(seededRandom(1), {
  *   taps: 9, tau: 4, alpha: 1, kernels: 1000,
  * });
