@@ -92,19 +92,19 @@ export fn ob_bconv2d_packed_words(out_c: u32, kernel_h: u32, kernel_w: u32, in_c
 }
 
 /// Repacks `[out_c][kh][kw][ceil(in_c/64)]` weights into the kernels' blocked layout.
-export fn ob_bconv2d_pack_weights(ctx: ?*Ctx, out_c: u32, kernel_h: u32, kernel_w: u32, in_c: u32, source: ?[*]const u64, source_len: u32, target: ?[*]u64, target_len: u32) i32 {
+export fn ob_bconv2d_pack_weights(ctx: ?*Ctx, out_c: u32, kernel_h: u32, kernel_w: u32, in_c: u32, source: ?[*]align(1) const u64, source_len: u32, target: ?[*]align(1) u64, target_len: u32) i32 {
     return call(ctx, bconv.packWeights, .{ out_c, kernel_h, kernel_w, in_c, source, source_len, target, target_len });
 }
 
 /// Binary conv2d (`bconv/contract.zig`): pad 0 = +1, 1 = -1, 2 = zero; transform kind
 /// 0 binary, 1 int32, 2 float, 3 int8, 4 join, with its per-channel parameters in `channel`.
-export fn ob_bconv2d(ctx: ?*Ctx, params: ?*const Window2d, pad: u32, input: ?[*]const u64, input_len: u32, weights: ?[*]const u64, weights_len: u32, kind: u32, channel: ?[*]const u32, channel_len: u32, qmin: i32, qmax: i32, residual: ?[*]const i8, residual_len: u32, output: ?[*]u8, output_bytes: u32) i32 {
+export fn ob_bconv2d(ctx: ?*Ctx, params: ?*const Window2d, pad: u32, input: ?[*]align(1) const u64, input_len: u32, weights: ?[*]align(1) const u64, weights_len: u32, kind: u32, channel: ?[*]const u32, channel_len: u32, qmin: i32, qmax: i32, residual: ?[*]const i8, residual_len: u32, output: ?[*]u8, output_bytes: u32) i32 {
     const out: bconv.OutputArgs = .{ .kind = kind, .channel = channel, .channel_len = channel_len, .qmin = qmin, .qmax = qmax, .residual = residual, .residual_len = residual_len, .output = output, .output_bytes = output_bytes };
     return call(ctx, bconv.conv2d, .{ params, pad, input, input_len, weights, weights_len, out });
 }
 
 /// Binary dense layer: `batch x in_features` packed rows, weights packed as a 1x1 conv.
-export fn ob_bdense(ctx: ?*Ctx, batch: u32, in_features: u32, out_features: u32, input: ?[*]const u64, input_len: u32, weights: ?[*]const u64, weights_len: u32, kind: u32, channel: ?[*]const u32, channel_len: u32, qmin: i32, qmax: i32, residual: ?[*]const i8, residual_len: u32, output: ?[*]u8, output_bytes: u32) i32 {
+export fn ob_bdense(ctx: ?*Ctx, batch: u32, in_features: u32, out_features: u32, input: ?[*]align(1) const u64, input_len: u32, weights: ?[*]align(1) const u64, weights_len: u32, kind: u32, channel: ?[*]const u32, channel_len: u32, qmin: i32, qmax: i32, residual: ?[*]const i8, residual_len: u32, output: ?[*]u8, output_bytes: u32) i32 {
     const out: bconv.OutputArgs = .{ .kind = kind, .channel = channel, .channel_len = channel_len, .qmin = qmin, .qmax = qmax, .residual = residual, .residual_len = residual_len, .output = output, .output_bytes = output_bytes };
     return call(ctx, bconv.dense, .{ batch, in_features, out_features, input, input_len, weights, weights_len, out });
 }

@@ -103,6 +103,22 @@ pub fn sliceMut(ctx: *Ctx, comptime T: type, ptr: ?[*]T, len: u64, needed: u64, 
     return p[0..@intCast(needed)];
 }
 
+/// A u64 buffer from the ABI. Pointers are declared `align(1)` there so this alignment check
+/// is real (with `[*]const u64` the compiler may assume the alignment and drop the check).
+pub fn words(ctx: *Ctx, ptr: ?[*]align(1) const u64, len: u32, needed: u64, comptime what: []const u8) status.Error![]const u64 {
+    if (len < needed) return ctx.fail(error.BufferTooSmall, what ++ " holds {d} elements, needs {d}", .{ len, needed });
+    if (needed == 0) return &.{};
+    const p = ptr orelse return ctx.fail(error.NullPointer, what ++ " is null", .{});
+    if (@intFromPtr(p) % 8 != 0) return ctx.fail(error.InvalidArgument, what ++ " must be 8-byte aligned", .{});
+    const aligned: [*]const u64 = @alignCast(p);
+    return aligned[0..@intCast(needed)];
+}
+
+/// `words` for an output buffer.
+pub fn wordsMut(ctx: *Ctx, ptr: ?[*]align(1) u64, len: u32, needed: u64, comptime what: []const u8) status.Error![]u64 {
+    return @constCast(try words(ctx, ptr, len, needed, what));
+}
+
 test "outH and outW follow the padding formula" {
     const shape: Window2d = .{ .batch = 1, .in_h = 56, .in_w = 55, .in_c = 64, .out_c = 64, .kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 0 };
     try std.testing.expectEqual(@as(u32, 28), shape.outH());

@@ -43,15 +43,15 @@ pub fn packedWords(out_c: u32, kernel_h: u32, kernel_w: u32, in_c: u32) u32 {
 }
 
 /// Packs ABI-layout weights `[out_c][kh][kw][ceil(in_c/64)]` into the blocked layout.
-pub fn packWeights(ctx: *Ctx, out_c: u32, kernel_h: u32, kernel_w: u32, in_c: u32, source: ?[*]const u64, source_len: u32, target: ?[*]u64, target_len: u32) status.Error!void {
+pub fn packWeights(ctx: *Ctx, out_c: u32, kernel_h: u32, kernel_w: u32, in_c: u32, source: ?[*]align(1) const u64, source_len: u32, target: ?[*]align(1) u64, target_len: u32) status.Error!void {
     const dims = try dimsChecked(ctx, out_c, kernel_h, kernel_w, in_c);
-    const src = try shape_mod.slice(ctx, u64, source, source_len, dims.abiWords(), "weights");
-    const dst = try shape_mod.sliceMut(ctx, u64, target, target_len, dims.packedWords(), "packed weights");
+    const src = try shape_mod.words(ctx, source, source_len, dims.abiWords(), "weights");
+    const dst = try shape_mod.wordsMut(ctx, target, target_len, dims.packedWords(), "packed weights");
     try pack_mod.pack(ctx, dims, src, dst);
 }
 
 /// Binary 2-D convolution of packed NHWC input with packed weights (see `contract.zig`).
-pub fn conv2d(ctx: *Ctx, params: ?*const Window2d, pad_raw: u32, input: ?[*]const u64, input_len: u32, weights: ?[*]const u64, weights_len: u32, out: OutputArgs) status.Error!void {
+pub fn conv2d(ctx: *Ctx, params: ?*const Window2d, pad_raw: u32, input: ?[*]align(1) const u64, input_len: u32, weights: ?[*]align(1) const u64, weights_len: u32, out: OutputArgs) status.Error!void {
     const shape = try shape_mod.read(ctx, params);
     const pad = std.meta.intToEnum(contract.Pad, pad_raw) catch
         return ctx.fail(error.InvalidArgument, "pad mode {d} is unknown (0 plus_one, 1 minus_one, 2 zero)", .{pad_raw});
@@ -60,18 +60,16 @@ pub fn conv2d(ctx: *Ctx, params: ?*const Window2d, pad_raw: u32, input: ?[*]cons
 
 /// Binary dense layer: `batch x in_features` packed rows times `out_features` packed weight
 /// rows (packed as a 1x1 conv), with the same output transforms.
-pub fn dense(ctx: *Ctx, batch: u32, in_features: u32, out_features: u32, input: ?[*]const u64, input_len: u32, weights: ?[*]const u64, weights_len: u32, out: OutputArgs) status.Error!void {
+pub fn dense(ctx: *Ctx, batch: u32, in_features: u32, out_features: u32, input: ?[*]align(1) const u64, input_len: u32, weights: ?[*]align(1) const u64, weights_len: u32, out: OutputArgs) status.Error!void {
     const shape: Window2d = .{ .batch = batch, .in_h = 1, .in_w = 1, .in_c = in_features, .out_c = out_features, .kernel_h = 1, .kernel_w = 1, .stride_h = 1, .stride_w = 1, .pad_top = 0, .pad_bottom = 0, .pad_left = 0, .pad_right = 0 };
     try shape.validate(ctx);
     try run(ctx, shape, .plus_one, input, input_len, weights, weights_len, out);
 }
 
-fn run(ctx: *Ctx, shape: Window2d, pad: contract.Pad, input: ?[*]const u64, input_len: u32, weights: ?[*]const u64, weights_len: u32, out: OutputArgs) status.Error!void {
+fn run(ctx: *Ctx, shape: Window2d, pad: contract.Pad, input: ?[*]align(1) const u64, input_len: u32, weights: ?[*]align(1) const u64, weights_len: u32, out: OutputArgs) status.Error!void {
     const dims: pack_mod.Dims = .{ .out_c = shape.out_c, .kernel_h = shape.kernel_h, .kernel_w = shape.kernel_w, .in_c = shape.in_c };
-    const in = try shape_mod.slice(ctx, u64, input, input_len, shape.inPixels() * dims.words(), "input");
-    const w = try shape_mod.slice(ctx, u64, weights, weights_len, dims.packedWords(), "packed weights");
-    if (@intFromPtr(in.ptr) % 8 != 0 or @intFromPtr(w.ptr) % 8 != 0)
-        return ctx.fail(error.InvalidArgument, "input and weights must be 8-byte aligned", .{});
+    const in = try shape_mod.words(ctx, input, input_len, shape.inPixels() * dims.words(), "input");
+    const w = try shape_mod.words(ctx, weights, weights_len, dims.packedWords(), "packed weights");
     const transform = try transform_mod.Transform.init(ctx, out.kind, shape.out_c, shape.outPixels(), out.channel, out.channel_len, out.qmin, out.qmax, out.residual, out.residual_len, out.output, out.output_bytes);
     const view = pack_mod.Packed.view(dims, w);
     switch (ctx.variant) {

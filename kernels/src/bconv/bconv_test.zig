@@ -199,6 +199,10 @@ test "bconv2d refuses bad arguments with a message" {
     try testing.expectError(error.BufferTooSmall, bconv.conv2d(ctx, &shape, 0, &input, 16, &weights, 10, out_ok));
     try testing.expectError(error.NullPointer, bconv.conv2d(ctx, &shape, 0, null, 16, &weights, 256, out_ok));
     try testing.expectError(error.NullPointer, bconv.conv2d(ctx, null, 0, &input, 16, &weights, 256, out_ok));
+    var unaligned_bytes: [17 * 8]u8 align(8) = @splat(0);
+    const unaligned: [*]align(1) const u64 = @ptrCast(&unaligned_bytes[1]);
+    try testing.expectError(error.InvalidArgument, bconv.conv2d(ctx, &shape, 0, unaligned, 16, &weights, 256, out_ok));
+    try testing.expectEqualStrings("input must be 8-byte aligned", ctx.lastMessage());
     var short = out_ok;
     short.output_bytes = 100;
     try testing.expectError(error.BufferTooSmall, bconv.conv2d(ctx, &shape, 0, &input, 16, &weights, 256, short));

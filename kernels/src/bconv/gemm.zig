@@ -384,7 +384,7 @@ fn im2col(job: *const Job, p0: u64, count: usize, a: []u64) void {
             }
             const line = (n * shape.in_h + @as(usize, @intCast(iy))) * shape.in_w;
             if (x0 >= 0 and x0 + shape.kernel_w <= shape.in_w) {
-                copyWords(dst, job.input[(line + @as(usize, @intCast(x0))) * words ..][0..run]);
+                @memcpy(dst, job.input[(line + @as(usize, @intCast(x0))) * words ..][0..run]);
             } else {
                 for (0..shape.kernel_w) |kx| {
                     const ix = x0 + @as(i64, @intCast(kx));
@@ -392,7 +392,7 @@ fn im2col(job: *const Job, p0: u64, count: usize, a: []u64) void {
                     if (ix < 0 or ix >= shape.in_w) {
                         fillPad(tap, words, pad_word, pad_tail);
                     } else {
-                        copyWords(tap, job.input[(line + @as(usize, @intCast(ix))) * words ..][0..words]);
+                        @memcpy(tap, job.input[(line + @as(usize, @intCast(ix))) * words ..][0..words]);
                     }
                 }
             }
@@ -402,13 +402,6 @@ fn im2col(job: *const Job, p0: u64, count: usize, a: []u64) void {
             }
         }
     }
-}
-
-/// Runs of a few words are the common case (3 taps x 1-8 words): an inline loop beats a call
-/// to memcpy there.
-inline fn copyWords(dst: []u64, src: []const u64) void {
-    std.debug.assert(dst.len == src.len);
-    for (dst, src) |*d, s| d.* = s;
 }
 
 fn fillPad(dst: []u64, words: usize, pad_word: u64, pad_tail: u64) void {

@@ -24,22 +24,6 @@ comptime {
     std.debug.assert(limits.channels_max * @sizeOf(i32) <= limits.scratch_bytes_per_thread);
 }
 
-/// A u64 buffer from the ABI. Pointers are declared `align(1)` there so this alignment check
-/// is real (with `[*]const u64` the compiler may assume it and drop the check).
-fn wordsIn(ctx: *Ctx, ptr: ?[*]align(1) const u64, len: u32, needed: u64, comptime what: []const u8) status.Error![]const u64 {
-    if (len < needed) return ctx.fail(error.BufferTooSmall, what ++ " holds {d} elements, needs {d}", .{ len, needed });
-    if (needed == 0) return &.{};
-    const p = ptr orelse return ctx.fail(error.NullPointer, what ++ " is null", .{});
-    if (@intFromPtr(p) % 8 != 0) return ctx.fail(error.InvalidArgument, what ++ " must be 8-byte aligned", .{});
-    const aligned: [*]const u64 = @alignCast(p);
-    return aligned[0..@intCast(needed)];
-}
-
-fn wordsOut(ctx: *Ctx, ptr: ?[*]align(1) u64, len: u32, needed: u64, comptime what: []const u8) status.Error![]u64 {
-    const view = try wordsIn(ctx, ptr, len, needed, what);
-    return @constCast(view);
-}
-
 fn readLayer(ctx: *Ctx, tau: u32, out_c: u32, in_c: u32, codebook: ?[*]align(1) const u16, codebook_len: u32, indices: ?[*]const u8, indices_len: u32) status.Error!pack_mod.Layer {
     if (tau == 0 or tau > contract.tau_max)
         return ctx.fail(error.InvalidArgument, "tau is {d}, must be 1..{d}", .{ tau, contract.tau_max });
@@ -68,7 +52,7 @@ fn readLayer(ctx: *Ctx, tau: u32, out_c: u32, in_c: u32, codebook: ?[*]align(1) 
 /// Expands a codebook layer to binary conv weights `[out_c][3][3][ceil(in_c/64)]` u64.
 pub fn expand(ctx: *Ctx, tau: u32, out_c: u32, in_c: u32, codebook: ?[*]align(1) const u16, codebook_len: u32, indices: ?[*]const u8, indices_len: u32, weights: ?[*]align(1) u64, weights_len: u32) status.Error!void {
     const layer = try readLayer(ctx, tau, out_c, in_c, codebook, codebook_len, indices, indices_len);
-    const target = try wordsOut(ctx, weights, weights_len, pack_mod.expandedWords(out_c, in_c), "weights");
+    const target = try shape_mod.wordsMut(ctx, weights, weights_len, pack_mod.expandedWords(out_c, in_c), "weights");
     pack_mod.expand(layer, target);
 }
 
@@ -82,13 +66,13 @@ pub fn packedWords(tau: u32, out_c: u32, in_c: u32) u32 {
 /// Packs a codebook layer for `conv2d` (once, at model load).
 pub fn pack(ctx: *Ctx, tau: u32, out_c: u32, in_c: u32, codebook: ?[*]align(1) const u16, codebook_len: u32, indices: ?[*]const u8, indices_len: u32, packed_words: ?[*]align(1) u64, packed_len: u32) status.Error!void {
     const layer = try readLayer(ctx, tau, out_c, in_c, codebook, codebook_len, indices, indices_len);
-    const target = try wordsOut(ctx, packed_words, packed_len, contract.Layout.of(tau, out_c, in_c).words(), "packed layer");
+    const target = try shape_mod.wordsMut(ctx, packed_words, packed_len, contract.Layout.of(tau, out_c, in_c).words(), "packed layer");
     pack_mod.pack(layer, target);
 }
 
 /// Reads and checks the header of a packed layer against the conv's shape.
 fn readPacked(ctx: *Ctx, shape: Window2d, packed_words: ?[*]align(1) const u64, packed_len: u32) status.Error!contract.Packed {
-    const head = try wordsIn(ctx, packed_words, packed_len, contract.header_bytes / 8, "packed layer");
+    const head = try shape_mod.words(ctx, packed_words, packed_len, contract.header_bytes / 8, "packed layer");
     const header: []const u32 = std.mem.bytesAsSlice(u32, std.mem.sliceAsBytes(head));
     if (header[0] != contract.magic or header[1] != contract.version)
         return ctx.fail(error.InvalidArgument, "packed layer has magic 0x{x} version {d}, not a layer made by ob_codebook_pack", .{ header[0], header[1] });
@@ -97,7 +81,7 @@ fn readPacked(ctx: *Ctx, shape: Window2d, packed_words: ?[*]align(1) const u64, 
     if (header[3] != shape.out_c or header[4] != shape.in_c)
         return ctx.fail(error.ShapeMismatch, "packed layer is {d}x{d} (out_c x in_c), shape is {d}x{d}", .{ header[3], header[4], shape.out_c, shape.in_c });
     const layout = contract.Layout.of(tau, shape.out_c, shape.in_c);
-    const all = try wordsIn(ctx, packed_words, packed_len, layout.words(), "packed layer");
+    const all = try shape_mod.words(ctx, packed_words, packed_len, layout.words(), "packed layer");
     return contract.Packed.view(layout, all);
 }
 
@@ -108,7 +92,7 @@ pub fn conv2d(ctx: *Ctx, params: ?*const Window2d, pad_raw: u32, input: ?[*]alig
         return ctx.fail(error.InvalidArgument, "codebook conv kernel is {d}x{d}, must be 3x3", .{ shape.kernel_h, shape.kernel_w });
     const pad = std.meta.intToEnum(Pad, pad_raw) catch
         return ctx.fail(error.InvalidArgument, "pad mode {d} is unknown (0 plus_one, 1 minus_one, 2 zero)", .{pad_raw});
-    const in = try wordsIn(ctx, input, input_len, shape.inPixels() * shape_mod.wordsFor(shape.in_c), "input");
+    const in = try shape_mod.words(ctx, input, input_len, shape.inPixels() * shape_mod.wordsFor(shape.in_c), "input");
     const layer = try readPacked(ctx, shape, packed_words, packed_len);
     const transform = try Transform.init(ctx, out.kind, shape.out_c, shape.outPixels(), out.channel, out.channel_len, out.qmin, out.qmax, out.residual, out.residual_len, out.output, out.output_bytes);
     switch (ctx.variant) {

@@ -9,6 +9,7 @@ const reference = @import("reference.zig");
 const tiled = @import("tiled.zig");
 const limits = @import("../limits.zig");
 const status = @import("../status.zig");
+const shape = @import("../shape.zig");
 const Ctx = @import("../ctx.zig").Ctx;
 
 /// Queries per chunk at most: their top-2 state lives on the stack of the running thread
@@ -30,17 +31,6 @@ const Sets = struct {
     train_count: u32,
 };
 
-/// A buffer from the ABI: pointers are declared `align(1)` there so this alignment check is
-/// real (with `[*]const u64` the compiler may assume it and drop the check).
-fn words(ctx: *Ctx, ptr: ?[*]align(1) const u64, len: u32, needed: u64, comptime what: []const u8) status.Error![]const u64 {
-    if (len < needed) return ctx.fail(error.BufferTooSmall, what ++ " holds {d} elements, needs {d}", .{ len, needed });
-    if (needed == 0) return &.{};
-    const p = ptr orelse return ctx.fail(error.NullPointer, what ++ " is null", .{});
-    if (@intFromPtr(p) % 8 != 0) return ctx.fail(error.InvalidArgument, what ++ " must be 8-byte aligned", .{});
-    const aligned: [*]const u64 = @alignCast(p);
-    return aligned[0..@intCast(needed)];
-}
-
 fn readSets(ctx: *Ctx, bits: u32, query: ?[*]align(1) const u64, query_len: u32, query_count: u32, train: ?[*]align(1) const u64, train_len: u32, train_count: u32) status.Error!Sets {
     if (bits == 0 or bits % 64 != 0 or bits > contract.words_max * 64)
         return ctx.fail(error.InvalidArgument, "descriptor bits is {d}, must be a multiple of 64 from 64 to {d}", .{ bits, contract.words_max * 64 });
@@ -49,8 +39,8 @@ fn readSets(ctx: *Ctx, bits: u32, query: ?[*]align(1) const u64, query_len: u32,
     if (train_count > limits.descriptors_max)
         return ctx.fail(error.LimitExceeded, "train_count is {d}, max {d}", .{ train_count, limits.descriptors_max });
     const n = bits / 64;
-    const q = try words(ctx, query, query_len, @as(u64, query_count) * n, "query descriptors");
-    const t = try words(ctx, train, train_len, @as(u64, train_count) * n, "train descriptors");
+    const q = try shape.words(ctx, query, query_len, @as(u64, query_count) * n, "query descriptors");
+    const t = try shape.words(ctx, train, train_len, @as(u64, train_count) * n, "train descriptors");
     return .{ .words = n, .query = q, .query_count = query_count, .train = t, .train_count = train_count };
 }
 

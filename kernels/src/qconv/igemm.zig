@@ -178,7 +178,7 @@ pub fn Job(comptime kind: contract.Kind) type {
             const args = &self.args;
             const s = args.shape;
             // A padded tap reads this row of x_zp, as long as the widest channel group.
-            const zp_row = self.ctx.scratchFor(thread)[0 .. std.mem.alignForward(usize, s.in_c, 4)];
+            const zp_row = self.ctx.scratchFor(thread)[0..std.mem.alignForward(usize, s.in_c, 4)];
             @memset(zp_row, args.x_zp);
 
             const pixels = s.outPixels();
