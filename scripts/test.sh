@@ -4,7 +4,7 @@
 #   1. toolchain (scripts/tools.sh) and libonebit for this CPU (scripts/build_kernels.sh)
 #   2. the Zig kernel tests for every CPU level this machine runs (x86_64: baseline, v3,
 #      and v4 when the CPU has it)
-#   3. deno fmt --check, deno lint, deno check over daemon/ test/ bench/ plugins/
+#   3. zig fmt --check, deno fmt --check, deno lint, deno check over daemon/ test/ bench/ plugins/
 #   4. deno test -A (every *_test.ts)
 #   5. aarch64 under qemu-user (scripts/aarch64.sh): the Zig kernel tests of both aarch64
 #      levels and the kernel binding tests run by Deno linux-arm64 on emulated CPUs. Needs
@@ -121,6 +121,7 @@ ts_dirs=()
 for dir in daemon test bench plugins; do
   if [ -n "$(find "$dir" -name '*.ts' -print -quit 2>/dev/null)" ]; then ts_dirs+=("$dir"); fi
 done
+suite "zig fmt --check" zig fmt --check build.zig kernels
 suite "deno fmt --check ${ts_dirs[*]}" deno fmt --check "${ts_dirs[@]}"
 suite "deno lint ${ts_dirs[*]}" deno lint "${ts_dirs[@]}"
 suite "deno check ${ts_dirs[*]}" deno check "${ts_dirs[@]}"
