@@ -24,15 +24,21 @@ import {
 } from "./kernels/cpu_level.ts";
 import { KernelError } from "./kernels/errors.ts";
 import { KernelContext, openKernels, THREADS_MAX } from "./kernels/library.ts";
+import { benchCommand } from "./bench_cli.ts";
 import { modelCommand } from "./model_cli.ts";
+import { pluginCommand } from "./plugin_cli.ts";
+import { serveCommand } from "./serve_cli.ts";
 
 const usage = `Usage: onebit [command] [options]
 
 Commands:
+  serve              start the daemon (onebit serve --help)
+  plugin ...         scaffold and check plugins (onebit plugin --help)
+  model ...          build, inspect and estimate model files (onebit model --help)
+  bench ...          run a benchmark: kernels, models or daemon (onebit bench --help)
   selfcheck          load the kernels for this CPU and check them (default)
   cpu-level          print the CPU level this machine loads; with --all, every level
                      the CPU can run, one per line
-  model ...          build, inspect and estimate model files (onebit model --help)
 
 Options:
   --level <level>    CPU level to load (default: ${CPU_LEVEL_ENV}, else the best level of
@@ -210,7 +216,15 @@ export function main(args: string[], io: MainIo = {}): number {
   }
 }
 
-// `model` commands read and write files asynchronously; the kernel commands stay synchronous.
+/** Commands that run asynchronously, by name; the kernel commands stay synchronous. */
+const ASYNC_COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  model: modelCommand,
+  serve: serveCommand,
+  plugin: pluginCommand,
+  bench: benchCommand,
+};
+
 if (import.meta.main) {
-  Deno.exit(Deno.args[0] === "model" ? await modelCommand(Deno.args.slice(1)) : main(Deno.args));
+  const command = ASYNC_COMMANDS[Deno.args[0]];
+  Deno.exit(command ? await command(Deno.args.slice(1)) : main(Deno.args));
 }

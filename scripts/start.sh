@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Starts onebit: `bash scripts/start.sh [args]` (the README start command).
-# Installs the pinned toolchain, builds libonebit for this CPU, then runs daemon/main.ts;
-# today that is the kernel self-check (see `bash scripts/start.sh --help`).
+# Installs the pinned toolchain, builds libonebit for this CPU, then starts the daemon
+# (`onebit serve` on configs/onebit.json, else the embedded defaults). With arguments it runs
+# them as an onebit command instead: `bash scripts/start.sh selfcheck`, `... model inspect F`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 cd "$ONEBIT_ROOT"
 bash scripts/build_kernels.sh
-# --allow-ffi loads the kernels (and reads /proc/cpuinfo through libc: Deno grants /proc
-# only to --allow-all); read and env for the library directory and ONEBIT_* settings.
-exec deno run --allow-read --allow-env --allow-ffi daemon/main.ts "$@"
+[ $# -gt 0 ] || set -- serve
+# --allow-all: the daemon reads /proc (CPU flags, its own CPU time), which Deno grants only
+# to --allow-all; plugin workers get narrow permissions of their own (daemon/host), which
+# needs --unstable-worker-options (also set in deno.json).
+exec deno run --allow-all --unstable-worker-options daemon/main.ts "$@"

@@ -5,7 +5,8 @@
 #   2. the Zig kernel tests for every CPU level this machine runs (x86_64: baseline, v3,
 #      and v4 when the CPU has it)
 #   3. zig fmt --check, deno fmt --check, deno lint, deno check over daemon/ test/ bench/ plugins/
-#   4. deno test -A (every *_test.ts)
+#   4. the Debian packages the daemon tests drive (scripts/system_packages.sh), then
+#      deno test -A (every *_test.ts, the spawned-daemon integration tests included)
 #   5. aarch64 under qemu-user (scripts/aarch64.sh): the Zig kernel tests of both aarch64
 #      levels and the kernel binding tests run by Deno linux-arm64 on emulated CPUs. Needs
 #      root for apt-get when qemu is missing; ONEBIT_SKIP_AARCH64=1 skips it outside CI.
@@ -127,6 +128,9 @@ suite "deno lint ${ts_dirs[*]}" deno lint "${ts_dirs[@]}"
 suite "deno check ${ts_dirs[*]}" deno check "${ts_dirs[@]}"
 
 # --- 4. Deno tests ----------------------------------------------------------------------
+# The daemon's tests drive real programs: ffmpeg (frame sources), promtool and prometheus
+# (metrics), mosquitto (MQTT) and chromium (dashboard). Installed when missing.
+suite "system packages" bash scripts/system_packages.sh
 suite "deno test -A" deno test -A
 
 # --- 5. aarch64 under qemu --------------------------------------------------------------

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { MqttConfig } from "../fleet/config.ts";
+
 /** Per-plugin serving limits. */
 export interface PluginLimits {
   /** Frames one worker runs at once... */
@@ -90,6 +92,8 @@ export interface Config {
     readonly powerSupplyRoot: string;
     readonly thermalRoot: string;
   };
+  /** MQTT store-and-forward of events and telemetry, and fleet commands (daemon/fleet). */
+  readonly mqtt: MqttConfig;
   readonly log: {
     readonly level: "debug" | "info" | "warn" | "error";
   };
