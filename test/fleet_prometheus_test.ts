@@ -2,32 +2,16 @@
  * A real Prometheus server (Debian's `prometheus`) scrapes a real daemon's /metrics every
  * second and the test reads `onebit_build_info` back through Prometheus' HTTP API.
  *
- * The daemon runs as a subprocess, `deno run -A daemon/main.ts serve --config <tmp>`, until
- * daemon/serve.ts (`startDaemon`) exists. While the CLI has no `serve` command the test is
- * skipped and says so.
+ * The daemon runs as a subprocess (`onebit serve`, test/daemon_support.ts) serving the echo
+ * fixture plugin, so inference counters reach Prometheus too.
  */
 
 import assert from "node:assert/strict";
 import { freePort, waitFor } from "../daemon/fleet/test_support.ts";
+import { encodePng, testPattern } from "../daemon/media/mod.ts";
+import { spawnDaemon, writeDaemonConfig } from "./daemon_support.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const MAIN = `${ROOT}daemon/main.ts`;
-
-/** True when `daemon/main.ts --help` lists a `serve` command. */
-async function cliServes(): Promise<boolean> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--help"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return /^\s+serve\b/m.test(text);
-}
-
-const SERVES = await cliServes();
-if (!SERVES) {
-  console.error("fleet_prometheus_test: skipped: daemon/main.ts has no `serve` command yet");
-}
 
 async function ensurePrometheus(): Promise<void> {
   const has = await new Deno.Command("bash", { args: ["-c", "command -v prometheus"] }).output();
@@ -59,21 +43,13 @@ async function reachable(url: string): Promise<boolean> {
 }
 
 Deno.test({
-  name: "prometheus scrapes the daemon's /metrics and serves onebit_build_info back",
-  ignore: !SERVES,
+  name: "prometheus scrapes the daemon's /metrics and serves its counters back",
   async fn() {
     await ensurePrometheus();
     const dir = await Deno.makeTempDir({ prefix: "onebit_prom_" });
-    const daemonPort = freePort();
     const promPort = freePort();
-    Deno.mkdirSync(`${dir}/plugins`);
-    Deno.writeTextFileSync(
-      `${dir}/onebit.json`,
-      JSON.stringify({
-        listen: { host: "127.0.0.1", port: daemonPort },
-        plugins: { dir: `${dir}/plugins`, load: [] },
-      }),
-    );
+    const daemon = await spawnDaemon(await writeDaemonConfig(dir, { plugins: ["echo"] }));
+    const daemonPort = Number(new URL(daemon.url).port);
     Deno.writeTextFileSync(
       `${dir}/prometheus.yml`,
       [
@@ -88,12 +64,6 @@ Deno.test({
         "",
       ].join("\n"),
     );
-    const daemon = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "serve", "--config", `${dir}/onebit.json`],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
     const prometheus = new Deno.Command("prometheus", {
       args: [
         `--config.file=${dir}/prometheus.yml`,
@@ -105,7 +75,15 @@ Deno.test({
       stderr: "null",
     }).spawn();
     try {
-      await waitFor("daemon /healthz", () => reachable(`http://127.0.0.1:${daemonPort}/healthz`));
+      for (let frame = 0; frame < 3; frame++) {
+        const response = await fetch(`${daemon.url}/v1/tasks/echo/infer`, {
+          method: "POST",
+          headers: { "content-type": "image/png" },
+          body: encodePng(testPattern(32, 24, 3)) as Uint8Array<ArrayBuffer>,
+        });
+        assert.equal(response.status, 200);
+        await response.body?.cancel();
+      }
       await waitFor("prometheus ready", () => reachable(`http://127.0.0.1:${promPort}/-/ready`));
       let up: Awaited<ReturnType<typeof query>> = [];
       await waitFor("a scrape of the daemon", async () => {
@@ -122,12 +100,14 @@ Deno.test({
       assert.equal(info[0].metric.instance, `127.0.0.1:${daemonPort}`);
       // The daemon's own process figures arrive too (the same scrape carries them).
       const rss = await query(promPort, "onebit_process_resident_memory_bytes");
-      assert.ok(rss.length === 0 || Number(rss[0].value[1]) > 0);
+      assert.ok(rss.length === 1 && Number(rss[0].value[1]) > 0, JSON.stringify(rss));
+      const inferences = await query(promPort, 'onebit_inferences_total{task="echo"}');
+      assert.equal(inferences.length, 1);
+      assert.equal(inferences[0].value[1], "3");
     } finally {
       prometheus.kill("SIGTERM");
-      daemon.kill("SIGTERM");
       await prometheus.status;
-      await daemon.status;
+      assert.equal((await daemon.stop()).code, 0, daemon.log());
       await Deno.remove(dir, { recursive: true });
     }
   },
