@@ -22,6 +22,7 @@ import { Telemetry } from "./telemetry/telemetry.ts";
 import { dashboardRoutes } from "./fleet/dashboard_route.ts";
 import { SystemdNotifier } from "./systemd/notify.ts";
 import { Watchdog, watchdogIntervalMs } from "./systemd/watchdog.ts";
+import { registerMqttMetrics } from "./fleet/metrics.ts";
 import { type MqttPublisher, startMqttPublisher } from "./fleet/mqtt.ts";
 
 /** The daemon's version, reported by `/healthz`, build info and the OpenAPI document. */
@@ -160,9 +161,11 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
   }
   let fleet: MqttPublisher | null = null;
   if (store.current.mqtt.enabled) {
-    fleet = startMqttPublisher(store.current.mqtt, { bus: events, host, sources }, {
+    const publisher = startMqttPublisher(store.current.mqtt, { bus: events, host, sources }, {
       baseDir: store.dir,
     });
+    registerMqttMetrics(telemetry.registry, () => publisher.metrics());
+    fleet = publisher;
   }
   ready = true;
   const serving = () => `serving ${host.list().length} plugins on ${url}`;

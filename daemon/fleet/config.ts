@@ -14,7 +14,7 @@ import { FleetError } from "./errors.ts";
 const TASK_KIND = z.enum(["classify", "detect", "segment", "match", "superres", "custom"]);
 
 /** Zod schema of the `mqtt` config section. */
-export const mqttConfigSchema = z.object({
+export const mqttConfigSchema = z.strictObject({
   /** Start the publisher with the daemon. Default `false`. */
   enabled: z.boolean().default(false),
   /** Broker URL: `mqtt://`, `mqtts://`, `ws://`, `wss://`. Default `mqtt://127.0.0.1:1883`. */
@@ -30,7 +30,7 @@ export const mqttConfigSchema = z.object({
   /** Password, literal or `env:VAR` (read from the environment at start). */
   password: z.string().min(1).nullable().default(null),
   /** TLS files (PEM paths) for `mqtts://`/`wss://`; cert+key = client certificate auth. */
-  tls: z.object({
+  tls: z.strictObject({
     ca: z.string().nullable().default(null),
     cert: z.string().nullable().default(null),
     key: z.string().nullable().default(null),
@@ -42,7 +42,7 @@ export const mqttConfigSchema = z.object({
   reconnectMs: z.number().int().min(100).max(600_000).default(2000),
   /** CONNACK wait, ms. Default 10 000. */
   connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
-  topics: z.object({
+  topics: z.strictObject({
     /** Result events. Default `onebit/{device}/events/{task}`. */
     events: z.string().min(1).default("onebit/{device}/events/{task}"),
     /** Telemetry snapshots. Default `onebit/{device}/telemetry`. */
@@ -62,7 +62,7 @@ export const mqttConfigSchema = z.object({
   telemetryIntervalMs: z.number().int().min(0).max(86_400_000).default(5000),
   /** Messages sent and not yet PUBACKed at once. Default 32. */
   inflightMax: z.number().int().min(1).max(1000).default(32),
-  spool: z.object({
+  spool: z.strictObject({
     /** Spool folder; relative paths are relative to the config file. Default `spool`. */
     dir: z.string().min(1).default("spool"),
     /** Capacity, bytes. Default 64 MiB. */
@@ -76,7 +76,7 @@ export const mqttConfigSchema = z.object({
     /** fdatasync every record. Default `true`. */
     fsync: z.boolean().default(true),
   }).prefault({}),
-  commands: z.object({
+  commands: z.strictObject({
     /** Accept fleet commands (only ever over an authenticated connection). Default `true`. */
     enabled: z.boolean().default(true),
   }).prefault({}),

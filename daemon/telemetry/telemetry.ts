@@ -392,6 +392,14 @@ export class Telemetry implements TaskRecorder {
 
   // --- exposition ---------------------------------------------------------------------
 
+  /**
+   * The prom-client registry behind `/metrics`, for other parts of the daemon that expose
+   * their own `onebit_*` metrics (the MQTT publisher); they register collect-on-scrape metrics.
+   */
+  get registry(): Registry {
+    return this.#registry;
+  }
+
   /** The Prometheus text exposition (content type {@linkcode Telemetry.prometheusContentType}). */
   prometheus(): Promise<string> {
     return this.#registry.metrics();
