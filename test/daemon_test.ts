@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { copyFixture } from "../daemon/host/test_support.ts";
-import { encodePng, encodePnm, testPattern } from "../daemon/media/mod.ts";
+import { encodeJpeg, encodePng, encodePnm, testPattern } from "../daemon/media/mod.ts";
 import { UnixDatagramSocket } from "../daemon/systemd/libc.ts";
 import { type DaemonProcess, spawnDaemon, writeDaemonConfig } from "./daemon_support.ts";
 
@@ -109,7 +109,7 @@ Deno.test("daemon serves every route, isolates broken plugins and hot-swaps", as
       assert.equal(typeof telemetry.tasks, "object");
     });
 
-    await t.step("infer takes PNG, PPM and raw tensors and resizes them", async () => {
+    await t.step("infer takes PNG, JPEG, PPM and raw tensors and resizes them", async () => {
       const fromPng = await infer(daemon, "echo", png(64, 48));
       assert.equal(fromPng.status, 200);
       const result = await json<{ version: string; data: Record<string, number> }>(fromPng);
@@ -126,6 +126,14 @@ Deno.test("daemon serves every route, isolates broken plugins and hot-swaps", as
       assert.equal(
         (await json<{ data: { originalWidth: number } }>(fromPnm)).data.originalWidth,
         20,
+      );
+      const fromJpeg = await infer(daemon, "echo", encodeJpeg(testPattern(48, 36, 3)), {
+        "content-type": "image/jpeg",
+      });
+      assert.equal(fromJpeg.status, 200);
+      assert.equal(
+        (await json<{ data: { originalHeight: number } }>(fromJpeg)).data.originalHeight,
+        36,
       );
       const raw = await infer(daemon, "echo", new Uint8Array(8 * 4 * 3).fill(200), {
         "content-type": "application/octet-stream",
