@@ -5,6 +5,8 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
+
 /**
  * Stable codes of {@linkcode FleetError}. Append-only.
  *
@@ -38,14 +40,5 @@ export type FleetErrorCode =
  * console.log(error.code); // "spool_closed"
  * ```
  */
-export class FleetError extends Error {
-  /** Stable code. */
-  readonly code: FleetErrorCode;
-
-  /** Makes an error with `code` and `message` (and the underlying `cause`, if any). */
-  constructor(code: FleetErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "FleetError";
-    this.code = code;
-  }
+export class FleetError extends CodedError<FleetErrorCode> {
 }

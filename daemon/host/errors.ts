@@ -4,6 +4,8 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
+
 /**
  * Stable codes of {@linkcode PluginError}. Append-only: a name never changes meaning.
  *
@@ -69,19 +71,7 @@ export function isPluginErrorCode(value: unknown): value is PluginErrorCode {
  * console.log(error.code); // queue_full
  * ```
  */
-export class PluginError extends Error {
-  /** Stable snake_case code. */
-  readonly code: PluginErrorCode;
-
-  /** Creates an error; `message` says what failed and the value that made it fail. */
-  constructor(code: PluginErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "PluginError";
-    this.code = code;
-  }
+export class PluginError extends CodedError<PluginErrorCode> {
 }
 
-/** The message of any thrown value. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+export { errorMessage } from "../errors.ts";

@@ -27,6 +27,8 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
+
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { MODEL_ERROR_CODES } from "../runtime/errors.ts";
@@ -88,17 +90,7 @@ export const RETRY_AFTER_CODES: ReadonlySet<string> = new Set([
  * console.log(error.status); // 400
  * ```
  */
-export class HttpError extends Error {
-  /** Stable snake_case code. */
-  readonly code: string;
-
-  /** Creates an error; `message` says what failed and the value that made it fail. */
-  constructor(code: string, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "HttpError";
-    this.code = code;
-  }
-
+export class HttpError extends CodedError<string> {
   /** The HTTP status of {@linkcode HttpError.code}. */
   get status(): ContentfulStatusCode {
     return ERROR_STATUS[this.code] ?? 500;

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
+
 /**
  * Stable codes of {@linkcode MediaError}. Append-only: a name never changes meaning.
  *
@@ -33,27 +35,6 @@ export const MEDIA_ERROR_CODES: readonly MediaErrorCode[] = Object.freeze([
  * console.log(error.code, error.message); // bad_image PNG is 7 bytes, needs at least 33
  * ```
  */
-export class MediaError extends Error {
-  /** Stable snake_case code. */
-  readonly code: MediaErrorCode;
-
-  /** Creates an error; `message` says what failed and the value that made it fail. */
-  constructor(code: MediaErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "MediaError";
-    this.code = code;
-  }
+export class MediaError extends CodedError<MediaErrorCode> {
 }
 
-/**
- * The message of a thrown value, for wrapping a library's error in a {@linkcode MediaError}.
- *
- * @example
- * ```ts
- * import { messageOf } from "./errors.ts";
- * console.log(messageOf(new Error("boom"))); // boom
- * ```
- */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -7,7 +7,8 @@
 
 import { decode, encode } from "jpeg-js";
 import type { Image } from "../sdk/image.ts";
-import { MediaError, messageOf } from "./errors.ts";
+import { errorMessage } from "../errors.ts";
+import { MediaError } from "./errors.ts";
 import { checkImage, checkSize } from "./limits.ts";
 
 /** What the SOF segment says. */
@@ -136,7 +137,7 @@ export function decodeJpeg(bytes: Uint8Array, options: { pixelsMax: number }): I
       maxMemoryUsageInMB: Math.max(64, Math.ceil((pixels * 20) / (1 << 20)) + 16),
     });
   } catch (error) {
-    throw new MediaError("bad_image", `JPEG cannot be decoded: ${messageOf(error)}`, {
+    throw new MediaError("bad_image", `JPEG cannot be decoded: ${errorMessage(error)}`, {
       cause: error,
     });
   }

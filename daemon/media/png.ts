@@ -10,7 +10,8 @@ import { PNG } from "pngjs";
 import { Buffer } from "node:buffer";
 import { inflateSync } from "node:zlib";
 import type { Image } from "../sdk/image.ts";
-import { MediaError, messageOf } from "./errors.ts";
+import { errorMessage } from "../errors.ts";
+import { MediaError } from "./errors.ts";
 import { checkImage, checkSize } from "./limits.ts";
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -122,7 +123,7 @@ export function decodePng(bytes: Uint8Array, options: { pixelsMax: number }): Im
     const buffer = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     decoded = PNG.sync.read(buffer, { checkCRC: true });
   } catch (error) {
-    throw new MediaError("bad_image", `PNG cannot be decoded: ${messageOf(error)}`, {
+    throw new MediaError("bad_image", `PNG cannot be decoded: ${errorMessage(error)}`, {
       cause: error,
     });
   }
@@ -267,7 +268,7 @@ function checkDataSize(chunks: Uint8Array[], header: PngHeader): void {
       "bad_image",
       tooLong
         ? `PNG image data inflates to more than the ${expected} bytes its header needs`
-        : `PNG image data cannot be inflated: ${messageOf(error)}`,
+        : `PNG image data cannot be inflated: ${errorMessage(error)}`,
       { cause: error },
     );
   }

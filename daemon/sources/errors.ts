@@ -4,6 +4,8 @@
  * @module
  */
 
+import { CodedError } from "../errors.ts";
+
 /**
  * Stable codes of {@linkcode SourceError}. Append-only.
  *
@@ -37,14 +39,5 @@ export const SOURCE_ERROR_CODES: readonly SourceErrorCode[] = Object.freeze([
  * console.log(error.code); // source_not_found
  * ```
  */
-export class SourceError extends Error {
-  /** Stable snake_case code. */
-  readonly code: SourceErrorCode;
-
-  /** Creates an error; `message` names the source or input and what failed. */
-  constructor(code: SourceErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "SourceError";
-    this.code = code;
-  }
+export class SourceError extends CodedError<SourceErrorCode> {
 }

@@ -9,7 +9,7 @@
 
 import type { EncodedFrameImage } from "../host/types.ts";
 import { SourceError } from "./errors.ts";
-import { messageOf } from "./files.ts";
+import { errorMessage } from "../errors.ts";
 import type { FrameHandler, FrameProducer, FrameShape } from "./producer.ts";
 
 /** Options of {@linkcode startFfmpegSource}. */
@@ -145,7 +145,7 @@ export function startFfmpegSource(
       stderr: "piped",
     }).spawn();
   } catch (error) {
-    throw new SourceError("bad_source", `Cannot run '${ffmpeg}': ${messageOf(error)}`, {
+    throw new SourceError("bad_source", `Cannot run '${ffmpeg}': ${errorMessage(error)}`, {
       cause: error,
     });
   }
@@ -243,7 +243,7 @@ export class FfmpegProducer implements FrameProducer {
     if (readResult !== null) {
       throw new SourceError(
         "bad_source",
-        `Reading ffmpeg's output for '${input}' failed: ${messageOf(readResult)}`,
+        `Reading ffmpeg's output for '${input}' failed: ${errorMessage(readResult)}`,
         {
           cause: readResult,
         },

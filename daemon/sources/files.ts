@@ -4,6 +4,7 @@
  * @module
  */
 
+import { errorMessage } from "../errors.ts";
 import type { EncodedFrameImage } from "../host/types.ts";
 import { SourceError } from "./errors.ts";
 import type { FrameHandler, FrameProducer } from "./producer.ts";
@@ -59,7 +60,7 @@ export async function listImageFiles(input: string): Promise<string[]> {
   try {
     info = await Deno.stat(input);
   } catch (error) {
-    throw new SourceError("bad_source", `Cannot read input '${input}': ${messageOf(error)}`, {
+    throw new SourceError("bad_source", `Cannot read input '${input}': ${errorMessage(error)}`, {
       cause: error,
     });
   }
@@ -82,7 +83,7 @@ export async function listImageFiles(input: string): Promise<string[]> {
       }
     }
   } catch (error) {
-    throw new SourceError("bad_source", `Cannot list folder '${input}': ${messageOf(error)}`, {
+    throw new SourceError("bad_source", `Cannot list folder '${input}': ${errorMessage(error)}`, {
       cause: error,
     });
   }
@@ -196,13 +197,9 @@ async function readImage(path: string, fileBytesMax: number): Promise<EncodedFra
     return { bytes: await Deno.readFile(path), mediaType: mediaTypeOfPath(path)! };
   } catch (error) {
     if (error instanceof SourceError) throw error;
-    throw new SourceError("bad_source", `Cannot read image '${path}': ${messageOf(error)}`, {
+    throw new SourceError("bad_source", `Cannot read image '${path}': ${errorMessage(error)}`, {
       cause: error,
     });
   }
 }
 
-/** The message of a thrown value. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

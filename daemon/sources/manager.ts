@@ -16,7 +16,8 @@ import type { EncodedFrameImage, TaskHost } from "../host/types.ts";
 import type { TaskRecorder } from "../telemetry/recorder.ts";
 import { SourceError } from "./errors.ts";
 import { startFfmpegSource } from "./ffmpeg.ts";
-import { messageOf, startFileSource } from "./files.ts";
+import { errorMessage } from "../errors.ts";
+import { startFileSource } from "./files.ts";
 import type { FrameProducer, FrameShape } from "./producer.ts";
 import type { SourceControl, SourceStatus } from "./types.ts";
 
@@ -259,7 +260,7 @@ class RunningSource {
       async (error: unknown) => {
         this.#discardPending();
         await this.#drain();
-        this.#finish("failed", messageOf(error));
+        this.#finish("failed", errorMessage(error));
       },
     );
   }
@@ -334,7 +335,7 @@ class RunningSource {
       } catch (error) {
         this.#framesFailed += 1;
         const code = (error as { code?: unknown }).code;
-        if (code === "plugin_not_found") this.#failFromPlugin(messageOf(error));
+        if (code === "plugin_not_found") this.#failFromPlugin(errorMessage(error));
       }
     })().finally(() => {
       this.#inFlight = null;
