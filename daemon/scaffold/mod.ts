@@ -1,0 +1,7 @@
+/**
+ * Plugin scaffolding for `onebit plugin new`.
+ *
+ * @module
+ */
+
+export * from "./scaffold.ts";
