@@ -1,3 +1,4 @@
+import { conformanceSuite } from "../../daemon/sdk/conformance.ts";
 import assert from "node:assert/strict";
 import { encodePng } from "../../daemon/media/mod.ts";
 import { buildBinealResNet18 } from "../../daemon/runtime/zoo.ts";
@@ -43,4 +44,12 @@ Deno.test("classify refuses to load without its model file", async () => {
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+conformanceSuite("classify", {
+  dir: HERE,
+  files: {
+    "model.safetensors": buildBinealResNet18({ width: 0.125, inputSize: 28, classes: 10 }).bytes,
+  },
+  manifest: { input: { width: 28, height: 28, channels: 3 } },
 });

@@ -1,3 +1,4 @@
+import { conformanceSuite } from "../../daemon/sdk/conformance.ts";
 import assert from "node:assert/strict";
 import { encodePng } from "../../daemon/media/mod.ts";
 import { buildCenterNet } from "../../daemon/runtime/zoo.ts";
@@ -51,4 +52,13 @@ Deno.test("detect refuses a model without the CenterNet outputs", async () => {
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+conformanceSuite("detect", {
+  dir: HERE,
+  files: {
+    "model.safetensors":
+      buildCenterNet({ width: 0.125, inputSize: 64, classes: 3, headChannels: 8 }).bytes,
+  },
+  manifest: { input: { width: 64, height: 64, channels: 3, resize: "letterbox" } },
 });

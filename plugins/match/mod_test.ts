@@ -1,3 +1,4 @@
+import { conformanceSuite } from "../../daemon/sdk/conformance.ts";
 import assert from "node:assert/strict";
 import { encodePng } from "../../daemon/media/mod.ts";
 import { buildR2d2 } from "../../daemon/runtime/zoo.ts";
@@ -75,4 +76,13 @@ Deno.test("match against a stored reference image, and refuses frames 1 without 
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+conformanceSuite("match", {
+  dir: HERE,
+  files: {
+    "model.safetensors":
+      buildR2d2({ width: 0.125, inputSize: [48, 64], descriptorBits: 128 }).bytes,
+  },
+  manifest: { input: { width: 64, height: 48, channels: 3 } },
 });

@@ -1,3 +1,4 @@
+import { conformanceSuite } from "../../daemon/sdk/conformance.ts";
 import assert from "node:assert/strict";
 import { decodePng, encodePng } from "../../daemon/media/mod.ts";
 import { buildFcn } from "../../daemon/runtime/zoo.ts";
@@ -40,4 +41,10 @@ Deno.test("segment returns masks at the original size and areas covering every p
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+conformanceSuite("segment", {
+  dir: HERE,
+  files: { "model.safetensors": buildFcn({ width: 0.125, inputSize: [32, 64], classes: 4 }).bytes },
+  manifest: { input: { width: 64, height: 32, channels: 3 } },
 });

@@ -1,3 +1,4 @@
+import { conformanceSuite } from "../../daemon/sdk/conformance.ts";
 import assert from "node:assert/strict";
 import { decodePng, encodePng } from "../../daemon/media/mod.ts";
 import { buildEdsr } from "../../daemon/runtime/zoo.ts";
@@ -21,4 +22,10 @@ Deno.test("superres returns a PNG at twice the input size", async () => {
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+conformanceSuite("superres", {
+  dir: HERE,
+  files: { "model.safetensors": buildEdsr({ width: 0.125, inputSize: [24, 32], blocks: 2 }).bytes },
+  manifest: { input: { width: 32, height: 24, channels: 3 } },
 });
