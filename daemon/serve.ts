@@ -148,10 +148,8 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
   const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
   log("info", `listening on ${url} (cpu level ${cpuLevel})`);
 
-  const report = await host.startConfigured();
-  for (const failure of report.failed) {
-    log("error", `plugin ${failure.target} failed to load: ${failure.code}: ${failure.message}`);
-  }
+  // The host logs each plugin that fails to load; the others serve.
+  await host.startConfigured();
   for (const source of store.current.sources) {
     try {
       await sources.start(source);

@@ -37,4 +37,3 @@ export const MEDIA_ERROR_CODES: readonly MediaErrorCode[] = Object.freeze([
  */
 export class MediaError extends CodedError<MediaErrorCode> {
 }
-

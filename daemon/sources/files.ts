@@ -202,4 +202,3 @@ async function readImage(path: string, fileBytesMax: number): Promise<EncodedFra
     });
   }
 }
-
