@@ -18,6 +18,7 @@ const allocator = testing.allocator;
 /// other widths and popcount strategies, so every tile shape is checked on every CPU level.
 const variants = [_]gemm.Config{
     gemm.native,
+    .{ .lanes = gemm.native.lanes, .mr = gemm.native.mr, .nb = gemm.native.nb, .byte_mode = gemm.native.byte_mode, .im2col_only = true },
     .{ .lanes = 8, .mr = 8, .nb = 2, .byte_mode = false },
     .{ .lanes = 8, .mr = 3, .nb = 1, .byte_mode = true },
     .{ .lanes = 4, .mr = 4, .nb = 1, .byte_mode = true },

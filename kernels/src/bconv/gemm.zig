@@ -33,9 +33,12 @@ pub const Config = struct {
     /// 8-channel blocks per microkernel tile.
     nb: comptime_int,
     byte_mode: bool,
+    /// Always build im2col rows, never read windows from a padded image: the fallback for
+    /// images too wide for the scratch, forced by the tester to check it on small shapes.
+    im2col_only: bool = false,
 
     pub fn name(comptime self: Config) []const u8 {
-        return std.fmt.comptimePrint("{d}x{d}__{s}{d}", .{ self.mr, self.nb * block, if (self.byte_mode) "bytepop" else "wordpop", self.lanes * 64 });
+        return std.fmt.comptimePrint("{d}x{d}__{s}{d}{s}", .{ self.mr, self.nb * block, if (self.byte_mode) "bytepop" else "wordpop", self.lanes * 64, if (self.im2col_only) "_im2col" else "" });
     }
 };
 
@@ -82,19 +85,23 @@ fn Kernel(comptime config: Config) type {
             return counts;
         }
 
-        /// Popcounts of `a` rows (mr rows, `a_stride` words apart) against `nb_used` weight
-        /// blocks (each `k_words * 8` words, consecutive) over k_words. Writes `out[r][c]`.
-        inline fn tile(comptime nb_used: comptime_int, a: [*]const u64, a_stride: usize, w: [*]const u64, k_words: usize, out: *Acc) void {
+        /// Popcounts of `mr` A rows against `nb_used` weight blocks (each `k_words * 8` words,
+        /// consecutive) over k_words. Row r reads word k at `a[rows[r] + k]`, or with a
+        /// gather table at `a[rows[r] + koff[k]]` (rows taken straight from a padded image).
+        inline fn tile(comptime nb_used: comptime_int, comptime gathered: bool, a: [*]const u64, rows: *const [mr]usize, koff: [*]const u32, w: [*]const u64, k_words: usize) [mr][nb_used * vpb]V {
             var acc: [mr][nb_used * vpb]V = @splat(@splat(@splat(0)));
+            var row: [mr][*]const u64 = undefined;
+            inline for (0..mr) |r| row[r] = a + rows[r];
             const block_stride = k_words * block;
             if (!config.byte_mode) {
                 for (0..k_words) |k| {
+                    const at: usize = if (gathered) koff[k] else k;
                     var wv: [nb_used * vpb]V = undefined;
                     inline for (0..nb_used) |b| inline for (0..vpb) |v| {
                         wv[b * vpb + v] = w[b * block_stride + k * block + v * lanes ..][0..lanes].*;
                     };
                     inline for (0..mr) |r| {
-                        const x: V = @splat(a[r * a_stride + k]);
+                        const x: V = @splat(row[r][at]);
                         inline for (0..nb_used * vpb) |j| acc[r][j] += @popCount(x ^ wv[j]);
                     }
                 }
@@ -104,12 +111,13 @@ fn Kernel(comptime config: Config) type {
                     const steps = @min(31, k_words - k);
                     var bytes: [mr][nb_used * vpb]VB = @splat(@splat(@splat(0)));
                     for (k..k + steps) |kk| {
+                        const at: usize = if (gathered) koff[kk] else kk;
                         var wv: [nb_used * vpb]V = undefined;
                         inline for (0..nb_used) |b| inline for (0..vpb) |v| {
                             wv[b * vpb + v] = w[b * block_stride + kk * block + v * lanes ..][0..lanes].*;
                         };
                         inline for (0..mr) |r| {
-                            const x: V = @splat(a[r * a_stride + kk]);
+                            const x: V = @splat(row[r][at]);
                             inline for (0..nb_used * vpb) |j| bytes[r][j] += @popCount(@as(VB, @bitCast(x ^ wv[j])));
                         }
                     }
@@ -119,9 +127,15 @@ fn Kernel(comptime config: Config) type {
                     k += steps;
                 }
             }
-            inline for (0..mr) |r| inline for (0..nb_used * vpb) |j| {
-                out[r][j] = acc[r][j];
-            };
+            return acc;
+        }
+
+        /// The popcounts of block `j` of row `r` of a tile result as one 8-lane vector.
+        inline fn blockOf(comptime nb_used: comptime_int, acc: *const [mr][nb_used * vpb]V, r: usize, j: usize) @Vector(block, u64) {
+            if (vpb == 1) return acc[r][j];
+            var counts: [block]u64 = undefined;
+            inline for (0..vpb) |v| counts[v * lanes ..][0..lanes].* = acc[r][j * vpb + v];
+            return counts;
         }
     };
 }
@@ -195,6 +209,11 @@ pub fn conv2d(comptime config: Config, ctx: *Ctx, shape: Window2d, pad: contract
     }
     const blocks_per_group = (blocks + groups - 1) / groups;
     groups = (blocks + blocks_per_group - 1) / blocks_per_group;
+    // Even chunks (the last one is no longer a short remainder), so the threads finish
+    // together.
+    const even: u32 = @intCast((pixels + pixel_chunks - 1) / pixel_chunks);
+    chunk_pixels = @min(chunk_pixels, (even + mr - 1) / mr * mr);
+    pixel_chunks = (pixels + chunk_pixels - 1) / chunk_pixels;
 
     var job: Job = .{
         .shape = shape,
@@ -232,49 +251,216 @@ fn runChunk(comptime config: Config) fn (*const anyopaque, u32, u32) void {
     }.run;
 }
 
+/// Where the A rows of a chunk live.
+const Rows = struct {
+    a: [*]const u64,
+    /// Word offset of each pixel's row (`chunk_pixels_max` at most).
+    offset: [chunk_pixels_max]usize,
+    /// Null: row word k is at `offset + k` (im2col rows or direct input rows); else at
+    /// `offset + koff[k]` inside a padded image.
+    koff: ?[*]const u32,
+};
+
 fn chunkWork(comptime config: Config, job: *const Job, chunk: u32, thread: u32) void {
-    const K = Kernel(config);
     const mr = config.mr;
     const dims = job.weights.dims;
     const k_words = dims.kWords();
-    const pixel_chunk = chunk / job.groups;
-    const group = chunk % job.groups;
+    // Group-major: chunks running at the same time work on different pixels, so they never
+    // write the same output cache line.
+    const pixel_chunks: u32 = @intCast((job.shape.outPixels() + job.chunk_pixels - 1) / job.chunk_pixels);
+    const group = chunk / pixel_chunks;
+    const pixel_chunk = chunk % pixel_chunks;
     const total = job.shape.outPixels();
     const p0: u64 = @as(u64, pixel_chunk) * job.chunk_pixels;
     const count: usize = @intCast(@min(job.chunk_pixels, total - p0));
-    const padded_rows = (count + mr - 1) / mr * mr;
 
     const scratch: []u64 = std.mem.bytesAsSlice(u64, job.ctx.scratchFor(thread));
-    var rows: []const u64 = undefined;
-    if (job.direct and count == padded_rows) {
-        rows = job.input[@intCast(p0 * k_words)..][0 .. count * k_words];
-    } else if (job.direct) {
-        const a = scratch[0 .. padded_rows * k_words];
-        @memcpy(a[0 .. count * k_words], job.input[@intCast(p0 * k_words)..][0 .. count * k_words]);
-        @memset(a[count * k_words ..], 0);
-        rows = a;
-    } else {
-        const a = scratch[0 .. padded_rows * k_words];
-        im2col(job, p0, count, a);
-        @memset(a[count * k_words ..], 0);
-        rows = a;
+    var rows: Rows = undefined;
+    if (job.direct) {
+        rows.a = job.input[@intCast(p0 * k_words)..].ptr;
+        rows.koff = null;
+        for (0..count) |i| rows.offset[i] = i * k_words;
+    } else if (config.im2col_only or !paddedRows(job, p0, count, scratch, &rows)) {
+        im2col(job, p0, count, scratch[0 .. count * k_words]);
+        rows.a = scratch.ptr;
+        rows.koff = null;
+        for (0..count) |i| rows.offset[i] = i * k_words;
     }
+    // Rows of the last tile past the chunk repeat row 0; their results are never stored.
+    const padded_rows = (count + mr - 1) / mr * mr;
+    for (count..padded_rows) |i| rows.offset[i] = rows.offset[0];
 
     const block_first = group * job.blocks_per_group;
     const block_end = @min(dims.blocks(), block_first + job.blocks_per_group);
-    var counts: K.Acc = undefined;
     var b = block_first;
     while (b < block_end) {
-        const full = block_end - b >= config.nb;
-        const used: u32 = if (full) config.nb else 1;
         const w = job.weights.blocked[@as(usize, b) * k_words * block ..].ptr;
-        var r: usize = 0;
-        while (r < count) : (r += mr) {
-            if (full) K.tile(config.nb, rows[r * k_words ..].ptr, k_words, w, k_words, &counts) else K.tile(1, rows[r * k_words ..].ptr, k_words, w, k_words, &counts);
-            store(config, job, p0 + r, @min(mr, count - r), b, used, &counts);
+        const gathered = rows.koff != null;
+        if (block_end - b >= config.nb) {
+            if (gathered) tiles(config, config.nb, true, job, &rows, p0, count, b, w) else tiles(config, config.nb, false, job, &rows, p0, count, b, w);
+            b += config.nb;
+        } else {
+            if (gathered) tiles(config, 1, true, job, &rows, p0, count, b, w) else tiles(config, 1, false, job, &rows, p0, count, b, w);
+            b += 1;
         }
-        b += used;
     }
+    // The bytes of the last output word past the last block: channel tail = 0 bits.
+    if (job.transform.kind == .binary and block_end == dims.blocks()) {
+        const pixel_bytes = @as(usize, job.transform.out_words) * 8;
+        const tail_first = @as(usize, dims.blocks()) * block / 8;
+        if (tail_first < pixel_bytes) {
+            for (0..count) |i| {
+                const start: usize = @intCast((p0 + i) * pixel_bytes);
+                @memset(job.transform.output[start + tail_first .. start + pixel_bytes], 0);
+            }
+        }
+    }
+}
+
+/// All tiles of one chunk against `nb_used` weight blocks starting at block `b`.
+inline fn tiles(comptime config: Config, comptime nb_used: comptime_int, comptime gathered: bool, job: *const Job, rows: *const Rows, p0: u64, count: usize, b: u32, w: [*]const u64) void {
+    const K = Kernel(config);
+    const mr = config.mr;
+    const k_words = job.weights.dims.kWords();
+    var r: usize = 0;
+    while (r < count) : (r += mr) {
+        const offsets = rows.offset[r..][0..mr];
+        const acc = K.tile(nb_used, gathered, rows.a, offsets, if (gathered) rows.koff.? else undefined, w, k_words);
+        const valid = @min(mr, count - r);
+        if (job.transform.kind == .binary and job.pad != .zero and valid == mr) {
+            storeBitsTile(config, nb_used, job, p0 + r, b, &acc);
+        } else {
+            var counts: K.Acc = undefined;
+            inline for (0..mr) |i| inline for (0..nb_used * K.vpb) |j| {
+                counts[i][j] = acc[i][j];
+            };
+            store(config, job, p0 + r, valid, b, nb_used, &counts);
+        }
+    }
+}
+
+/// The binary transform of a full tile straight from its accumulators (see `popThresholds`):
+/// one byte per pixel and block, no channel tail to handle (done per chunk).
+inline fn storeBitsTile(comptime config: Config, comptime nb_used: comptime_int, job: *const Job, p_first: u64, b: u32, acc: *const [config.mr][nb_used * Kernel(config).vpb]Kernel(config).V) void {
+    const K = Kernel(config);
+    const transform = &job.transform;
+    const pixel_bytes = @as(usize, transform.out_words) * 8;
+    const out = transform.output[@intCast(p_first * pixel_bytes + b)..].ptr;
+    inline for (0..nb_used) |j| {
+        const o = (b + j) * block;
+        const mask: @Vector(block, u64) = job.pop_mask[o..][0..block].*;
+        const bound: @Vector(block, i64) = job.pop_bound[o..][0..block].*;
+        inline for (0..config.mr) |r| {
+            const pop = K.blockOf(nb_used, acc, r, j);
+            const bits: @Vector(block, bool) = @as(@Vector(block, i64), @bitCast(pop ^ mask)) > bound;
+            out[r * pixel_bytes + j] = @bitCast(bits);
+        }
+    }
+}
+
+/// Lays out the chunk's input as zero-copy rows (no padding, whole words) or as a padded
+/// image in `scratch` — each input word copied once instead of once per tap as im2col does —
+/// and fills `rows` with each pixel's window origin and the tap offsets `koff`. False when the
+/// padded image and the table do not fit the scratch (the caller falls back to im2col).
+fn paddedRows(job: *const Job, p0: u64, count: usize, scratch: []u64, rows: *Rows) bool {
+    const shape = job.shape;
+    const words: usize = (shape.in_c + 63) / 64;
+    const k_words = job.weights.dims.kWords();
+    const out_w: usize = shape.outW();
+    const out_h: usize = shape.outH();
+    const tail_bits = shape.in_c % 64;
+    const no_pad = shape.pad_top + shape.pad_bottom + shape.pad_left + shape.pad_right == 0;
+    const in_place = no_pad and tail_bits == 0;
+    const pw: usize = if (in_place) shape.in_w else @as(usize, shape.in_w) + shape.pad_left + shape.pad_right;
+    const ph: usize = if (in_place) shape.in_h else @as(usize, shape.in_h) + shape.pad_top + shape.pad_bottom;
+    const row_words = pw * words;
+
+    // Output rows of the chunk, as (image, first row, last row) segments.
+    const first_row = p0 / out_w;
+    const last_row = (p0 + count - 1) / out_w;
+    const koff_words = (k_words + 1) / 2;
+    var image_words: usize = 0;
+    if (!in_place) {
+        var g = first_row;
+        while (g <= last_row) {
+            const oy = g % out_h;
+            const seg_rows = @min(out_h - oy, last_row + 1 - g);
+            const in_rows = @min(ph, (seg_rows - 1) * shape.stride_h + shape.kernel_h);
+            image_words += in_rows * row_words;
+            g += seg_rows;
+        }
+        if (koff_words + image_words > scratch.len) return false;
+    } else if (koff_words > scratch.len) return false;
+
+    const koff: []u32 = std.mem.bytesAsSlice(u32, std.mem.sliceAsBytes(scratch[0..koff_words]))[0..k_words];
+    for (0..shape.kernel_h) |ky| for (0..shape.kernel_w) |kx| for (0..words) |w| {
+        koff[(ky * shape.kernel_w + kx) * words + w] = @intCast((ky * pw + kx) * words + w);
+    };
+    rows.koff = koff.ptr;
+
+    if (in_place) {
+        rows.a = job.input.ptr;
+        var ox: usize = @intCast(p0 % out_w);
+        var g: usize = @intCast(first_row);
+        for (0..count) |i| {
+            const n = g / out_h;
+            const oy = g % out_h;
+            rows.offset[i] = ((n * ph + oy * shape.stride_h) * pw + ox * shape.stride_w) * words;
+            ox += 1;
+            if (ox == out_w) {
+                ox = 0;
+                g += 1;
+            }
+        }
+        return true;
+    }
+
+    const image = scratch[koff_words..][0..image_words];
+    rows.a = image.ptr;
+    const tail_mask: u64 = if (tail_bits == 0) ~@as(u64, 0) else (@as(u64, 1) << @intCast(tail_bits)) - 1;
+    const pad_word: u64 = if (job.pad == .minus_one) ~@as(u64, 0) else 0;
+    const pad_tail: u64 = pad_word & tail_mask;
+    const left = @as(usize, shape.pad_left) * words;
+    const right = @as(usize, shape.pad_right) * words;
+    var seg_start: usize = 0;
+    var i: usize = 0;
+    var g: usize = @intCast(first_row);
+    while (g <= last_row) {
+        const n = g / out_h;
+        const oy0 = g % out_h;
+        const seg_rows = @min(out_h - oy0, last_row + 1 - g);
+        const in_rows = @min(ph, (seg_rows - 1) * shape.stride_h + shape.kernel_h);
+        const y_first = @as(i64, @intCast(oy0 * shape.stride_h)) - shape.pad_top;
+        for (0..in_rows) |j| {
+            const dst = image[seg_start + j * row_words ..][0..row_words];
+            const iy = y_first + @as(i64, @intCast(j));
+            if (iy < 0 or iy >= shape.in_h) {
+                fillPad(dst, words, pad_word, pad_tail);
+                continue;
+            }
+            fillPad(dst[0..left], words, pad_word, pad_tail);
+            fillPad(dst[row_words - right ..], words, pad_word, pad_tail);
+            const src = job.input[((n * shape.in_h + @as(usize, @intCast(iy))) * shape.in_w) * words ..][0 .. @as(usize, shape.in_w) * words];
+            const mid = dst[left..][0..src.len];
+            @memcpy(mid, src);
+            if (tail_bits != 0) {
+                var w = words - 1;
+                while (w < mid.len) : (w += words) mid[w] &= tail_mask;
+            }
+        }
+        // Pixels of this segment.
+        const p_end = @min(p0 + count, (g + seg_rows) * out_w);
+        while (p0 + i < p_end) : (i += 1) {
+            const p = p0 + i;
+            const oy: usize = @intCast(p / out_w - g);
+            const ox: usize = @intCast(p % out_w);
+            rows.offset[i] = seg_start + (oy * shape.stride_h * pw + ox * shape.stride_w) * words;
+        }
+        seg_start += in_rows * row_words;
+        g += seg_rows;
+    }
+    std.debug.assert(i == count);
+    return true;
 }
 
 inline fn store(comptime config: Config, job: *const Job, p_first: u64, valid_rows: usize, b_first: u32, used: u32, counts: *const Kernel(config).Acc) void {
