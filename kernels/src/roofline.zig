@@ -10,13 +10,17 @@
 //! the popcounts cannot be shared between accumulators either.
 //!
 //! Instructions by build level (checked in the generated code of `popcountLoop`):
-//! x86_64_v4 `vpxorq` + `vpopcntq` + `vpaddq` on zmm; x86_64_v3 has no vector popcount, so
-//! LLVM's `vpshufb` nibble-table lowering (the usual AVX2 method) is the ceiling there;
-//! baseline x86_64 has no POPCNT at all; aarch64 uses `cnt` + pairwise widening adds.
+//! x86_64_v4 `vpxorq` + `vpopcntq` + `vpaddq` on zmm. Levels without a 64-bit vector
+//! popcount count bytes: x86_64_v3 with LLVM's `vpshufb` nibble-table lowering, baseline
+//! x86_64 with SSE2 bit twiddling, aarch64 with `cnt`. There the loop adds the byte counts
+//! into byte accumulators and widens them to 64-bit lanes once every `byte_steps_max`
+//! iterations, exactly as the binary conv's byte-mode microkernel does (bconv/gemm.zig); a
+//! loop that widened every word would be slower than the kernel it is meant to bound.
 
 const std = @import("std");
 const builtin = @import("builtin");
 const cpu = @import("cpu.zig");
+const byte_sum = @import("byte_sum.zig");
 const status = @import("status.zig");
 const Ctx = @import("ctx.zig").Ctx;
 
@@ -35,6 +39,15 @@ pub const accumulators: comptime_int = switch (cpu.build_level) {
 pub const word_ops_per_iteration: comptime_int = accumulators * words_per_vector;
 
 const Word = @Vector(words_per_vector, u64);
+const Bytes = @Vector(words_per_vector * 8, u8);
+
+/// Count bytes and widen them now and then (see the module comment): the choice the binary
+/// conv makes for the same vector width (`gemm.native.byte_mode`).
+pub const byte_mode = cpu.vector_bytes < 64;
+
+/// Iterations between widenings: a byte holds at most 255 = 31 * 8 + 7, and each iteration
+/// adds at most 8 to it.
+const byte_steps_max: u32 = 31;
 
 comptime {
     std.debug.assert(words_per_vector >= 2 and std.math.isPowerOfTwo(words_per_vector));
@@ -87,10 +100,25 @@ pub fn popcountLoop(iterations: u32) u64 {
     var y = start.y;
     var acc: [accumulators]Word = @splat(@as(Word, @splat(0)));
     var remaining = iterations;
-    while (remaining > 0) : (remaining -= 1) {
-        y = hide(y);
-        inline for (0..accumulators) |i| {
-            acc[i] +%= @as(Word, @intCast(@popCount(x[i] ^ y)));
+    if (byte_mode) {
+        while (remaining > 0) {
+            const steps = @min(byte_steps_max, remaining);
+            var bytes: [accumulators]Bytes = @splat(@as(Bytes, @splat(0)));
+            for (0..steps) |_| {
+                y = hide(y);
+                inline for (0..accumulators) |i| {
+                    bytes[i] +%= @popCount(@as(Bytes, @bitCast(x[i] ^ y)));
+                }
+            }
+            inline for (0..accumulators) |i| acc[i] +%= byte_sum.byteSum(words_per_vector, bytes[i]);
+            remaining -= steps;
+        }
+    } else {
+        while (remaining > 0) : (remaining -= 1) {
+            y = hide(y);
+            inline for (0..accumulators) |i| {
+                acc[i] +%= @as(Word, @intCast(@popCount(x[i] ^ y)));
+            }
         }
     }
     var total: Word = @splat(0);
@@ -138,7 +166,7 @@ fn expectedSum(iterations: u32) u64 {
 }
 
 test "roofline loop sums exactly the popcounts it claims to execute" {
-    for ([_]u32{ 1, 2, 3, 1000, 65_537 }) |iterations| {
+    for ([_]u32{ 1, 2, 3, 30, 31, 32, 62, 63, 1000, 65_537 }) |iterations| {
         try std.testing.expectEqual(expectedSum(iterations), popcountLoop(iterations));
     }
 }

@@ -277,6 +277,7 @@ test {
     _ = status;
     _ = cpu;
     _ = @import("ctx.zig");
+    _ = @import("byte_sum.zig");
     _ = @import("limits.zig");
     _ = @import("shape.zig");
     _ = @import("bconv/transform.zig");

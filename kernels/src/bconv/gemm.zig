@@ -15,6 +15,7 @@
 
 const std = @import("std");
 const cpu = @import("../cpu.zig");
+const byte_sum = @import("../byte_sum.zig");
 const contract = @import("contract.zig");
 const pack_mod = @import("pack.zig");
 const Transform = @import("transform.zig").Transform;
@@ -69,11 +70,8 @@ fn Kernel(comptime config: Config) type {
             std.debug.assert(mr >= 1 and nb >= 1);
         }
 
-        fn byteSum(bytes: VB) V {
-            var x: V = @bitCast(bytes);
-            x = (x & @as(V, @splat(0x00ff00ff00ff00ff))) + ((x >> @splat(8)) & @as(V, @splat(0x00ff00ff00ff00ff)));
-            x = (x & @as(V, @splat(0x0000ffff0000ffff))) + ((x >> @splat(16)) & @as(V, @splat(0x0000ffff0000ffff)));
-            return (x & @as(V, @splat(0x00000000ffffffff))) + (x >> @splat(32));
+        inline fn byteSum(bytes: VB) V {
+            return byte_sum.byteSum(lanes, bytes);
         }
 
         pub const Acc = [mr][nb * vpb]V;
