@@ -2,7 +2,8 @@
  * The dashboard page at `/ui`: static files of `ui/` (no build step), read once when the
  * routes are made and served with their content types. The page talks to the daemon's own
  * API: `/v1/telemetry`, `/v1/telemetry/stream`, `/v1/events`, `/v1/plugins`,
- * `/v1/plugins/:name/reload` and `/v1/tasks/:name/infer`.
+ * `/v1/plugins/:name/reload`, `/v1/tasks/:name/infer` and `/v1/tasks/:name/frame` (the last
+ * processed frame, drawn under the overlay of its result).
  *
  * @module
  */

@@ -22,7 +22,14 @@ import type { TaskRecorder } from "../telemetry/recorder.ts";
 import { errorMessage, PluginError } from "./errors.ts";
 import { MANIFEST_FILE, readManifest, resolveOptions } from "./manifest.ts";
 import { type BackoffOptions, PluginTask, type VersionSpec } from "./task.ts";
-import type { InferOutcome, InferRequest, LoadOptions, PluginStatus, TaskHost } from "./types.ts";
+import type {
+  InferOutcome,
+  InferRequest,
+  LastFrame,
+  LoadOptions,
+  PluginStatus,
+  TaskHost,
+} from "./types.ts";
 
 /** Log levels of the host's log function. */
 export type HostLogLevel = "debug" | "info" | "warn" | "error";
@@ -348,6 +355,14 @@ export class PluginHost implements TaskHost {
       );
     }
     return task.infer(request);
+  }
+
+  /**
+   * The last processed frame of plugin `name` (see {@linkcode PluginTask.lastFrame}), or
+   * `null` when none was kept yet. Throws `plugin_not_found`.
+   */
+  lastFrame(name: string): LastFrame | null {
+    return this.#task(name).lastFrame();
   }
 
   #names(): string {

@@ -8,6 +8,7 @@ export * from "./errors.ts";
 export * from "./types.ts";
 export * from "./manifest.ts";
 export * from "./host.ts";
+export * from "./last_frame.ts";
 export {
   type BackoffOptions,
   nextBackoffMs,

@@ -20,8 +20,9 @@ import type { EventBus, PluginAction } from "../events.ts";
 import type { PluginManifest } from "../sdk/plugin.ts";
 import type { TaskRecorder } from "../telemetry/recorder.ts";
 import { errorMessage, PluginError } from "./errors.ts";
+import { LastFrameKeeper, type LastFrameOptions } from "./last_frame.ts";
 import { PluginWorker, type WorkerOutcome } from "./plugin_worker.ts";
-import type { InferOutcome, InferRequest, PluginState, PluginStatus } from "./types.ts";
+import type { InferOutcome, InferRequest, LastFrame, PluginState, PluginStatus } from "./types.ts";
 
 /** Everything one version of a plugin runs with. */
 export interface VersionSpec {
@@ -65,6 +66,8 @@ export interface TaskDeps {
   readonly stopGraceMs?: number;
   /** Load + setup + warm-up time allowed, ms. Default 60 000. */
   readonly startTimeoutMs?: number;
+  /** How the last processed frame is kept (defaults in last_frame.ts: 4/s, 16 MiB). */
+  readonly lastFrame?: LastFrameOptions;
   readonly log?: (level: "debug" | "info" | "warn" | "error", message: string) => void;
 }
 
@@ -136,11 +139,21 @@ export class PluginTask {
   #state: PluginState = "starting";
   #closing = false;
   #swapChain: Promise<unknown> = Promise.resolve();
+  readonly #lastFrame: LastFrameKeeper;
 
   /** A task with nothing loaded yet; {@linkcode PluginTask.start} loads the first version. */
   constructor(name: string, deps: TaskDeps) {
     this.name = name;
     this.#deps = deps;
+    this.#lastFrame = new LastFrameKeeper(deps.lastFrame);
+  }
+
+  /**
+   * The last frame whose result was published, as kept (a copy of at most a few frames per
+   * second), or `null` when none was kept yet.
+   */
+  lastFrame(): LastFrame | null {
+    return this.#lastFrame.current();
   }
 
   /** The serving version's spec (`null` before the first load). */
@@ -518,6 +531,8 @@ export class PluginTask {
     const remainingMs = Math.max(1, job.receivedAtMs + job.deadlineMs - dispatchedAtMs);
     this.#inFlight++;
     const version = generation.spec.manifest.version;
+    // Before worker.infer: it transfers (detaches) the images' buffers.
+    this.#lastFrame.offer(job.frameId, job.request.images);
     worker.infer({
       frameId: job.frameId,
       images: job.request.images,
@@ -528,6 +543,8 @@ export class PluginTask {
         this.#inFlight--;
         const latencyMs = Date.now() - job.receivedAtMs;
         this.#deps.recorder.inference(this.name, latencyMs, outcome.busyMs);
+        // Before the event: a subscriber that fetches the frame on it finds this one.
+        this.#lastFrame.markProcessed(job.frameId);
         this.#deps.events.publish({
           type: "result",
           task: this.name,
@@ -551,6 +568,7 @@ export class PluginTask {
       },
       (error: unknown) => {
         this.#inFlight--;
+        this.#lastFrame.drop(job.frameId);
         job.reject(
           error instanceof PluginError
             ? error

@@ -43,6 +43,26 @@ export interface InferOutcome {
   readonly queuedMs: number;
 }
 
+/** One image of a kept frame: a copy of the bytes the plugin got, still encoded. */
+export interface LastFrameImage {
+  /** A private copy (the request's own buffer went to the worker). Never mutated. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /** As in {@linkcode EncodedFrameImage.mediaType}. */
+  readonly mediaType: string;
+  /** Raw tensors only: `[height, width, channels]`. */
+  readonly shape?: readonly [number, number, number];
+}
+
+/** The last frame of a task whose result was published (see host/last_frame.ts). */
+export interface LastFrame {
+  /** The daemon-wide frame number, as in the `result` event of that frame. */
+  readonly frameId: number;
+  /** The frame's images, in request order. */
+  readonly images: readonly LastFrameImage[];
+  /** `Date.now()` when its result was published. */
+  readonly atMs: number;
+}
+
 /** Where a plugin instance is in its life. */
 export type PluginState = "starting" | "ready" | "restarting" | "failed" | "stopping";
 
@@ -100,6 +120,13 @@ export interface TaskHost {
   unload(name: string): Promise<void>;
   /** Queues a frame; rejects with `queue_full`, `deadline_exceeded`, `bad_image`, ... */
   infer(name: string, request: InferRequest): Promise<InferOutcome>;
+  /**
+   * The last processed frame of plugin `name` (a kept copy, at most a few per second), or
+   * `null` when none was kept yet. Throws `plugin_not_found`. Optional so that hosts that
+   * never keep frames (test doubles, the fleet's command host) need not implement it: the
+   * HTTP layer treats its absence as "no frame yet".
+   */
+  lastFrame?(name: string): LastFrame | null;
   /** True once every configured plugin has been tried (ready or failed). */
   readonly started: boolean;
   /** Refuses new work, finishes in-flight work, stops every worker. */

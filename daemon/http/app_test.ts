@@ -267,6 +267,7 @@ Deno.test("/openapi.json documents every route with responses", async () => {
     "/v1/plugins/{name}": ["get", "delete"],
     "/v1/plugins/{name}/reload": ["post"],
     "/v1/tasks/{name}/infer": ["post"],
+    "/v1/tasks/{name}/frame": ["get"],
     "/v1/sources": ["get", "post"],
     "/v1/sources/{name}": ["delete"],
     "/v1/events": ["get"],

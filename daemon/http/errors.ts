@@ -10,7 +10,7 @@
  * | `bad_image`, `bad_shape` | 400 | an image that cannot be decoded; a raw tensor whose `X-Onebit-Shape` is wrong |
  * | `bad_source`, `bad_config`, `bad_options`, `bad_manifest` | 400 | a source, config, plugin option set or manifest that is refused |
  * | `unauthorized` | 401 | bearer token missing or wrong (with `WWW-Authenticate: Bearer`) |
- * | `not_found`, `plugin_not_found`, `source_not_found`, `image_not_found` | 404 | no such route, plugin, source, or result image |
+ * | `not_found`, `plugin_not_found`, `source_not_found`, `image_not_found`, `frame_not_found` | 404 | no such route, plugin, source, or result image; no processed frame of the task yet |
  * | `plugin_exists`, `source_exists` | 409 | the name is taken |
  * | `body_too_large`, `image_too_large` | 413 | over `limits.bodyBytesMax` / `limits.imagePixelsMax` |
  * | `unsupported_media_type` | 415 | a request body type the route does not take |
@@ -47,6 +47,7 @@ export const ERROR_STATUS: Readonly<Record<string, ContentfulStatusCode>> = Obje
   plugin_not_found: 404,
   source_not_found: 404,
   image_not_found: 404,
+  frame_not_found: 404,
   plugin_exists: 409,
   source_exists: 409,
   body_too_large: 413,

@@ -63,6 +63,7 @@ Deno.test("ERROR_STATUS fixes the documented statuses", () => {
     unauthorized: 401,
     not_found: 404,
     plugin_not_found: 404,
+    frame_not_found: 404,
     body_too_large: 413,
     unsupported_media_type: 415,
     queue_full: 503,

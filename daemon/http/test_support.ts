@@ -14,6 +14,7 @@ import { EventBus } from "../events.ts";
 import type {
   InferOutcome,
   InferRequest,
+  LastFrame,
   LoadOptions,
   PluginStatus,
   TaskHost,
@@ -80,6 +81,8 @@ export class RecordingHost implements TaskHost {
   resultData: JsonValue = { ok: true };
   /** `started` of the interface. */
   started = true;
+  /** What `lastFrame` answers per plugin name (absent: `null`). */
+  readonly lastFrames = new Map<string, LastFrame>();
 
   /** Creates it with `plugins` loaded. */
   constructor(plugins: PluginStatus[] = []) {
@@ -155,6 +158,12 @@ export class RecordingHost implements TaskHost {
       latencyMs: 2.5,
       queuedMs: 0.5,
     });
+  }
+  /** Answers from {@linkcode RecordingHost.lastFrames}; `plugin_not_found` when not loaded. */
+  lastFrame(name: string): LastFrame | null {
+    this.#record("lastFrame", name);
+    if (!this.plugins.has(name)) throw new CodedError("plugin_not_found", `no plugin '${name}'`);
+    return this.lastFrames.get(name) ?? null;
   }
   /** Records it. */
   close(): Promise<void> {

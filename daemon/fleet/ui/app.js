@@ -1,11 +1,15 @@
 // onebit dashboard: live telemetry charts (SSE), plugins with reload, and the last frame
 // with its overlay. Plain browser JavaScript, no build step, no dependencies.
 //
-// The last frame: results on the bus carry data only, never pixels. So the page draws the
-// image it sent itself (the file picked in the form, posted to /v1/tasks/:name/infer) with
-// the overlay of that answer, and when a result event of the selected task arrives from
-// elsewhere (a camera source) it draws that overlay over the last image it has (or over a
-// blank frame of the size the result implies).
+// The last frame: results on the bus carry data only, never pixels, but the daemon keeps a
+// copy of the last processed frame of each task (at most 4 per second) and serves it at
+// /v1/tasks/:name/frame. The page draws the image it sent itself (the file picked in the
+// form) with the overlay of that answer; when a result event of the selected task arrives
+// from elsewhere (a camera or folder source, another HTTP client) it fetches the kept frame
+// (at most FRAME_FETCH_INTERVAL_MS apart, one fetch at a time), decodes it here (raw u8 HWC,
+// PPM/PGM by hand, PNG/JPEG with createImageBitmap) and draws over it the overlay of the
+// result event of that very frame. Only when the daemon has no frame for it (or the fetch
+// fails) is the overlay drawn over the last image the page has, or a blank frame.
 "use strict";
 
 const HISTORY_POINTS_MAX = 120;
@@ -277,8 +281,24 @@ async function reloadPlugin(name, button) {
 
 // ---------------------------------------------------------------- last frame and overlay
 
-/** The images the page last sent (ImageBitmaps), to draw overlays on. */
+/** The images of the frame shown (ImageBitmaps): the page's upload or a kept frame. */
 let frameImages = [];
+
+/** Least time between two fetches of a kept frame: the daemon keeps at most 4 per second. */
+const FRAME_FETCH_INTERVAL_MS = 250;
+/** Result events remembered by frame id, to find the overlay of a fetched frame. */
+const RECENT_RESULTS_MAX = 32;
+/** Frame ids of the page's own uploads remembered (their events are not fetched). */
+const OWN_FRAMES_MAX = 8;
+
+/** Result events of the shown task by frame id, oldest first (a Map keeps insertion order). */
+const recentResults = new Map();
+let latestResult = null;
+const ownFrameIds = [];
+/** Uploads of the page in flight: an HTTP result event may be one of them. */
+let ownUploads = 0;
+/** The frame fetch: one at a time, FRAME_FETCH_INTERVAL_MS apart, the last wish kept. */
+const frameFetch = { inFlight: false, lastAtMs: -Infinity, timer: null, wantedTask: null };
 
 function numbersOf(value) {
   return Array.isArray(value) && value.length >= 4 &&
@@ -440,6 +460,7 @@ async function runInfer(event) {
     return;
   }
   message.textContent = "running…";
+  ownUploads += 1;
   let body, headers = authHeaders();
   if (files.length === 1) {
     body = files[0];
@@ -459,6 +480,8 @@ async function runInfer(event) {
       message.textContent = `failed: ${json.error?.message ?? response.status}`;
       return;
     }
+    ownFrameIds.push(json.frameId);
+    if (ownFrameIds.length > OWN_FRAMES_MAX) ownFrameIds.shift();
     frameImages = await Promise.all(
       files.slice(0, 2).map((f) => createImageBitmap(f).catch(() => null)),
     );
@@ -471,21 +494,186 @@ async function runInfer(event) {
       latencyMs: json.latencyMs,
       data: json.data,
     });
+    const canvas = document.getElementById("frame");
+    canvas.dataset.frameId = String(json.frameId);
+    canvas.dataset.frameFrom = "upload";
     message.textContent = `frame ${json.frameId} in ${formatNumber(json.latencyMs)} ms`;
   } catch (error) {
     message.textContent = `failed: ${error}`;
+  } finally {
+    ownUploads -= 1;
   }
+}
+
+// ---------------------------------------------------------------- kept frames of the daemon
+
+/** An ImageBitmap of u8 pixels (1 or 3 channels, HWC) starting at `offset`, or null. */
+function bitmapOfPixels(bytes, width, height, channels, offset, maxval = 255) {
+  const count = width * height;
+  if (!(channels === 1 || channels === 3) || !(width > 0 && height > 0)) return null;
+  if (bytes.length - offset < count * channels) return null;
+  const pixels = new ImageData(width, height);
+  const out = pixels.data;
+  const k = 255 / maxval;
+  for (let i = 0, o = offset; i < count; i += 1) {
+    if (channels === 3) {
+      out[i * 4] = bytes[o] * k;
+      out[i * 4 + 1] = bytes[o + 1] * k;
+      out[i * 4 + 2] = bytes[o + 2] * k;
+      o += 3;
+    } else {
+      out[i * 4] = out[i * 4 + 1] = out[i * 4 + 2] = bytes[o] * k;
+      o += 1;
+    }
+    out[i * 4 + 3] = 255;
+  }
+  return createImageBitmap(pixels);
+}
+
+/** An ImageBitmap of a binary PGM (P5) or PPM (P6) with maxval ≤ 255, or null. */
+function bitmapOfPnm(bytes) {
+  const kind = String.fromCharCode(bytes[0], bytes[1]);
+  if (kind !== "P5" && kind !== "P6") return null;
+  const fields = [];
+  let offset = 2;
+  // Bounded: a header is short; anything longer is not one this page reads.
+  while (fields.length < 3 && offset < Math.min(bytes.length, 4096)) {
+    const c = bytes[offset];
+    if (c === 0x23) { // '#' comment to the end of the line
+      while (offset < bytes.length && bytes[offset] !== 0x0a) offset += 1;
+    } else if (c === 0x20 || (c >= 0x09 && c <= 0x0d)) {
+      offset += 1;
+    } else {
+      let value = 0, digits = 0;
+      while (digits < 10 && bytes[offset] >= 0x30 && bytes[offset] <= 0x39) {
+        value = value * 10 + bytes[offset] - 0x30;
+        offset += 1;
+        digits += 1;
+      }
+      if (digits === 0) return null;
+      fields.push(value);
+    }
+  }
+  const [width, height, maxval] = fields;
+  if (fields.length < 3 || !(maxval >= 1 && maxval <= 255)) return null;
+  return bitmapOfPixels(bytes, width, height, kind === "P6" ? 3 : 1, offset + 1, maxval);
+}
+
+/** The ImageBitmap of one image answer of /v1/tasks/:name/frame, or null. */
+async function bitmapOfResponse(response) {
+  const type = (response.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (type === "application/octet-stream") {
+    const shape = /^(\d+)x(\d+)x(\d+)$/.exec(response.headers.get("x-onebit-shape") ?? "");
+    if (!shape) return null;
+    return await bitmapOfPixels(bytes, +shape[2], +shape[1], +shape[3], 0);
+  }
+  if (type === "image/x-portable-pixmap" || type === "image/x-portable-graymap") {
+    return await bitmapOfPnm(bytes);
+  }
+  return await createImageBitmap(new Blob([bytes], { type }));
+}
+
+/**
+ * The frame the daemon kept for `task`: { frameId, images } (both images of a pair task),
+ * null when it has none, or "stale" when the frame changed between the two image fetches.
+ */
+async function loadFrame(task) {
+  const url = `/v1/tasks/${encodeURIComponent(task)}/frame`;
+  const first = await fetch(url, { headers: authHeaders(), cache: "no-store" });
+  if (!first.ok) {
+    await first.body?.cancel();
+    return null;
+  }
+  const frameId = Number(first.headers.get("x-onebit-frame-id"));
+  const count = Math.min(2, Number(first.headers.get("x-onebit-frame-images")) || 1);
+  const images = [await bitmapOfResponse(first)];
+  for (let index = 1; index < count; index += 1) {
+    const next = await fetch(`${url}?index=${index}`, {
+      headers: authHeaders(),
+      cache: "no-store",
+    });
+    if (!next.ok || Number(next.headers.get("x-onebit-frame-id")) !== frameId) {
+      await next.body?.cancel();
+      return "stale";
+    }
+    images.push(await bitmapOfResponse(next));
+  }
+  if (images.some((image) => image === null)) return null;
+  return { frameId, images };
+}
+
+/** Asks for the kept frame of `task`, at most one fetch at a time and per interval. */
+function requestFrame(task) {
+  frameFetch.wantedTask = task;
+  if (frameFetch.inFlight || frameFetch.timer !== null) return;
+  const waitMs = frameFetch.lastAtMs + FRAME_FETCH_INTERVAL_MS - performance.now();
+  if (waitMs > 0) {
+    frameFetch.timer = setTimeout(() => {
+      frameFetch.timer = null;
+      fetchFrame();
+    }, waitMs);
+    return;
+  }
+  fetchFrame();
+}
+
+async function fetchFrame() {
+  const task = frameFetch.wantedTask;
+  frameFetch.wantedTask = null;
+  if (task === null) return;
+  frameFetch.inFlight = true;
+  frameFetch.lastAtMs = performance.now();
+  let frame = null;
+  try {
+    frame = await loadFrame(task);
+  } catch {
+    frame = null;
+  }
+  try {
+    const selected = document.getElementById("task").value;
+    if (frame === "stale" || (selected && selected !== task) || latestResult === null) return;
+    const canvas = document.getElementById("frame");
+    if (frame === null) {
+      // No kept frame: the overlay of the latest result over the last image the page has.
+      await drawResult(latestResult.data, null);
+      showResult(latestResult);
+      canvas.dataset.frameFrom = "none";
+      return;
+    }
+    const event = recentResults.get(frame.frameId) ?? latestResult;
+    frameImages = frame.images;
+    await drawResult(event.data, null);
+    showResult(event);
+    canvas.dataset.frameId = String(frame.frameId);
+    canvas.dataset.frameFrom = "daemon";
+  } finally {
+    frameFetch.inFlight = false;
+    if (frameFetch.wantedTask !== null) requestFrame(frameFetch.wantedTask);
+  }
+}
+
+/** A result event of the shown task: remember it, fetch its frame unless it is the page's. */
+function onResult(event) {
+  // An HTTP result while an upload of the page is in flight may be that upload's.
+  const own = event.source === "http" &&
+    (ownUploads > 0 || ownFrameIds.includes(event.frameId));
+  if (own) return;
+  recentResults.set(event.frameId, event);
+  if (recentResults.size > RECENT_RESULTS_MAX) {
+    recentResults.delete(recentResults.keys().next().value);
+  }
+  latestResult = event;
+  requestFrame(event.task);
 }
 
 function connectEvents() {
   const source = new EventSource("/v1/events");
-  source.addEventListener("result", async (e) => {
+  source.addEventListener("result", (e) => {
     const event = JSON.parse(e.data);
     const selected = document.getElementById("task").value;
-    // HTTP results of this page were drawn from the infer answer (with its images).
-    if (event.source === "http" || (selected && event.task !== selected)) return;
-    await drawResult(event.data, null);
-    showResult(event);
+    if (selected && event.task !== selected) return;
+    onResult(event);
   });
   for (const type of ["plugin", "source"]) {
     source.addEventListener(type, () => loadPlugins());

@@ -1,9 +1,10 @@
 /**
- * `POST /v1/tasks/{name}/infer`: run one frame through a plugin.
+ * `POST /v1/tasks/{name}/infer`: run one frame through a plugin; `GET /v1/tasks/{name}/frame`:
+ * the last processed frame of a plugin, whatever fed it (an upload, a camera, a folder).
  *
  * The HTTP layer does not decode images (the plugin's worker does, DESIGN.md section 2): it
  * checks the media type, the size and the raw-tensor shape header, and hands the encoded
- * bytes to the host.
+ * bytes to the host. The frame route answers the kept bytes as they came in, encoded or raw.
  *
  * @module
  */
@@ -11,6 +12,7 @@
 import { Buffer } from "node:buffer";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { LAST_FRAME_IMAGES_MAX } from "../../host/last_frame.ts";
 import type { EncodedFrameImage } from "../../host/types.ts";
 import type { HttpDeps } from "../deps.ts";
 import { HttpError } from "../errors.ts";
@@ -100,6 +102,54 @@ const infer = createRoute({
     502: errorResponseSpec("the plugin failed on this frame (`plugin_failed`)"),
     503: errorResponseSpec("queue full (`queue_full`), with Retry-After"),
     504: errorResponseSpec("not done in time (`deadline_exceeded`)"),
+  },
+});
+
+/** Header of the frame route: the frame number, as in the `result` event of that frame. */
+export const FRAME_ID_HEADER = "X-Onebit-Frame-Id";
+
+/** Header of the frame route: how many images the frame has (2 for pair tasks). */
+export const FRAME_IMAGES_HEADER = "X-Onebit-Frame-Images";
+
+const frame = createRoute({
+  method: "get",
+  path: "/v1/tasks/{name}/frame",
+  summary: "The last processed frame of a plugin",
+  description: "The input bytes of the last frame whose result was published (on " +
+    "`/v1/events`), as they came in: an encoded image, or a raw u8 HWC tensor " +
+    `(${RAW_MEDIA_TYPE} with ${SHAPE_HEADER}). The daemon keeps a copy of at most 4 frames ` +
+    "per second per plugin, so this frame may be a little older than the last result.",
+  request: {
+    params: NameParamSchema,
+    query: z.object({
+      index: z.coerce.number().int().min(0).max(LAST_FRAME_IMAGES_MAX - 1).optional()
+        .openapi({ description: "image of the frame, 0-based (pair tasks have 2). Default 0" }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "the image bytes, with the frame's media type",
+      headers: z.object({
+        [FRAME_ID_HEADER.toLowerCase()]: z.string().openapi({ example: "42" }),
+        [FRAME_IMAGES_HEADER.toLowerCase()]: z.string().openapi({ example: "1" }),
+        [SHAPE_HEADER.toLowerCase()]: z.string().optional().openapi({
+          description: "HxWxC, raw tensors only",
+          example: "224x224x3",
+        }),
+      }),
+      content: {
+        "image/png": { schema: binary },
+        "image/jpeg": { schema: binary },
+        "image/x-portable-pixmap": { schema: binary },
+        "image/x-portable-graymap": { schema: binary },
+        [RAW_MEDIA_TYPE]: { schema: binary },
+      },
+    },
+    400: errorResponseSpec("bad name or index (`bad_request`)"),
+    401: errorResponseSpec("token missing or wrong (`unauthorized`)"),
+    404: errorResponseSpec(
+      "no such plugin, or no processed frame yet (`plugin_not_found`, `frame_not_found`)",
+    ),
   },
 });
 
@@ -276,6 +326,34 @@ export function tasksRoutes(deps: HttpDeps): OpenAPIHono {
       data: outcome.result.data,
       images: encoded,
     }, 200);
+  });
+  router.openapi(frame, (c) => {
+    const { name } = c.req.valid("param");
+    const index = c.req.valid("query").index ?? 0;
+    if (deps.host.get(name) === undefined) pluginNotFound(name, deps.host.list());
+    const last = deps.host.lastFrame?.(name) ?? null;
+    if (last === null) {
+      throw new HttpError(
+        "frame_not_found",
+        `task '${name}' has no processed frame yet (frames are kept once their result is published)`,
+      );
+    }
+    const image = last.images[index];
+    if (image === undefined) {
+      throw new HttpError(
+        "bad_request",
+        `query parameter 'index' is ${index}, but frame ${last.frameId} of '${name}' has ` +
+          `${last.images.length} image${last.images.length === 1 ? "" : "s"}`,
+      );
+    }
+    const headers: Record<string, string> = {
+      "content-type": image.mediaType,
+      "cache-control": "no-store",
+      [FRAME_ID_HEADER]: String(last.frameId),
+      [FRAME_IMAGES_HEADER]: String(last.images.length),
+    };
+    if (image.shape !== undefined) headers[SHAPE_HEADER] = image.shape.join("x");
+    return c.body(image.bytes, 200, headers);
   });
   return router;
 }

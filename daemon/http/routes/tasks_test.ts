@@ -233,3 +233,81 @@ Deno.test("parseShapeHeader accepts gray and RGB shapes", () => {
   assert.deepEqual(parseShapeHeader(" 480x640x3 ", 480 * 640 * 3, 1 << 24), [480, 640, 3]);
   assert.throws(() => parseShapeHeader("70000x1x1", 70000, 1 << 24), /height and width/);
 });
+
+Deno.test("frame answers the last frame's exact bytes with its media type and headers", async () => {
+  const state = testApp();
+  const pixels = new Uint8Array([10, 20, 30, 40, 50, 60]);
+  state.host.lastFrames.set("detect", {
+    frameId: 42,
+    images: [{ bytes: pixels, mediaType: "application/octet-stream", shape: [1, 2, 3] }],
+    atMs: 1,
+  });
+  const response = await state.app.request("/v1/tasks/detect/frame");
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "application/octet-stream");
+  assert.equal(response.headers.get("x-onebit-frame-id"), "42");
+  assert.equal(response.headers.get("x-onebit-frame-images"), "1");
+  assert.equal(response.headers.get("x-onebit-shape"), "1x2x3");
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), pixels);
+
+  state.host.lastFrames.set("match", {
+    frameId: 43,
+    images: [
+      { bytes: PNG, mediaType: "image/png" },
+      { bytes: new Uint8Array([0xff, 0xd8, 0xff]), mediaType: "image/jpeg" },
+    ],
+    atMs: 2,
+  });
+  const second = await state.app.request("/v1/tasks/match/frame?index=1");
+  assert.equal(second.status, 200);
+  assert.equal(second.headers.get("content-type"), "image/jpeg");
+  assert.equal(second.headers.get("x-onebit-frame-id"), "43");
+  assert.equal(second.headers.get("x-onebit-frame-images"), "2");
+  assert.equal(second.headers.get("x-onebit-shape"), null, "encoded images have no shape");
+  assert.deepEqual(new Uint8Array(await second.arrayBuffer()), new Uint8Array([0xff, 0xd8, 0xff]));
+});
+
+Deno.test("frame answers 404 frame_not_found before the first frame, plugin_not_found for unknown plugins", async () => {
+  const state = testApp();
+  const none = await state.app.request("/v1/tasks/detect/frame");
+  assert.equal(none.status, 404);
+  const body = await none.json();
+  assert.equal(body.error.code, "frame_not_found");
+  assert.match(body.error.message, /task 'detect' has no processed frame yet/);
+  const unknown = await state.app.request("/v1/tasks/nope/frame");
+  assert.equal(unknown.status, 404);
+  const error = await unknown.json();
+  assert.equal(error.error.code, "plugin_not_found");
+  assert.match(error.error.message, /no plugin 'nope' is loaded \(loaded: detect, match\)/);
+});
+
+Deno.test("frame refuses a bad index with 400 bad_request", async () => {
+  const state = testApp();
+  state.host.lastFrames.set("detect", {
+    frameId: 1,
+    images: [{ bytes: PNG, mediaType: "image/png" }],
+    atMs: 1,
+  });
+  const cases: [string, RegExp][] = [
+    ["-1", /query parameter 'index'/],
+    ["x", /query parameter 'index'/],
+    ["0.5", /query parameter 'index'/],
+    ["9", /query parameter 'index'/],
+    ["1", /'index' is 1, but frame 1 of 'detect' has 1 image$/],
+  ];
+  for (const [index, pattern] of cases) {
+    const response = await state.app.request(`/v1/tasks/detect/frame?index=${index}`);
+    assert.equal(response.status, 400, index);
+    const body = await response.json();
+    assert.equal(body.error.code, "bad_request", index);
+    assert.match(body.error.message, pattern, index);
+  }
+});
+
+Deno.test("frame is a read route: open on loopback with a token set, like the other reads", async () => {
+  const state = testApp({ config: { auth: { token: "0123456789abcdef0123" } } });
+  const response = await state.app.request("/v1/tasks/detect/frame");
+  assert.equal(response.status, 404);
+  assert.equal((await response.json()).error.code, "frame_not_found");
+});
