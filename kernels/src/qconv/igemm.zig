@@ -20,6 +20,8 @@ const cpu = @import("../cpu.zig");
 const contract = @import("contract.zig");
 const reference = @import("reference.zig");
 const Ctx = @import("../ctx.zig").Ctx;
+const limits = @import("../limits.zig");
+const Window2d = @import("../shape.zig").Window2d;
 
 pub const Isa = enum { avx512vnni, avx2, sse2, neondot, neon };
 
@@ -159,6 +161,36 @@ inline fn readTail(ptr: [*]const u8, count: u32) u32 {
     return word;
 }
 
+/// Whether a conv runs on im2col rows: inputs of fewer than 16 channels (the first layer of
+/// an image model: 1 or 3 channels), where the per-tap work of the indirect microkernel —
+/// bounds checks, pointers, a partial group of 1..3 bytes — costs more than the products.
+/// The ResNet stem (7x7 stride 2, 3 channels) ran at 2.6 GMAC/s that way on AVX2. The rows
+/// of one tile must fit the thread's scratch beside the zero-point row.
+pub fn usesIm2col(s: Window2d, tile_pixels: u32) bool {
+    if (s.in_c >= 16) return false;
+    const zp_bytes = std.mem.alignForward(usize, std.mem.alignForward(usize, s.in_c, 4), 64);
+    return zp_bytes + @as(usize, tile_pixels) * im2colRowBytes(s) <= limits.scratch_bytes_per_thread;
+}
+
+/// Bytes of one im2col row: every tap's channels padded to a multiple of 4.
+fn im2colRowBytes(s: Window2d) usize {
+    return @as(usize, s.kernel_h) * s.kernel_w * std.mem.alignForward(usize, s.in_c, 4);
+}
+
+/// acc[r] += the products of `n_groups` 4-channel groups of row `x[r]` with the weights of
+/// one block, which hold `block * 4` bytes per group, group after group.
+inline fn accumulate(acc: *[config.mr][config.nv]Acc, x: [config.mr][*]const u8, weights: [*]const u8, n_groups: usize) void {
+    const group_bytes: usize = block * 4;
+    for (0..n_groups) |g| {
+        var w: [config.nv]Bytes = undefined;
+        inline for (0..config.nv) |v| w[v] = loadBytes(weights + g * group_bytes + v * 4 * L);
+        inline for (0..config.mr) |r| {
+            const x4 = std.mem.readInt(u32, (x[r] + 4 * g)[0..4], .little);
+            inline for (0..config.nv) |v| acc[r][v] = madd(acc[r][v], x4, w[v]);
+        }
+    }
+}
+
 /// One parallel job: a conv over all output pixels, split into tiles of `tile_pixels`, and
 /// when the tiles are too few to keep every thread busy (the last layers: few pixels, many
 /// channels), also into groups of `blocks_per_chunk` channel blocks. Chunk
@@ -172,6 +204,8 @@ pub fn Job(comptime kind: contract.Kind) type {
         output: []contract.Out(kind),
         tile_pixels: u32,
         blocks_per_chunk: u32,
+        /// Gather each tile's windows into im2col rows first (see `usesIm2col`).
+        im2col: bool,
 
         pub fn run(job_context: *const anyopaque, chunk: u32, thread: u32) void {
             const self: *const Self = @ptrCast(@alignCast(job_context));
@@ -190,11 +224,87 @@ pub fn Job(comptime kind: contract.Kind) type {
             const end = @min(pixels, begin + self.tile_pixels);
             std.debug.assert(begin < end);
             const first_block = group * self.blocks_per_chunk;
-            for (first_block..@min(blocks, first_block + self.blocks_per_chunk)) |b| {
+            const last_block = @min(blocks, first_block + self.blocks_per_chunk);
+            if (self.im2col) {
+                const row_bytes = im2colRowBytes(s);
+                const scratch = self.ctx.scratchFor(thread);
+                const rows_start = std.mem.alignForward(usize, zp_row.len, 64);
+                const count: usize = @intCast(end - begin);
+                const a = scratch[rows_start..][0 .. count * row_bytes];
+                self.fillIm2col(begin, count, a);
+                for (first_block..last_block) |b| {
+                    var m = begin;
+                    while (m < end) : (m += config.mr) {
+                        const rows: u32 = @intCast(@min(config.mr, end - m));
+                        var x: [config.mr][*]const u8 = undefined;
+                        // Rows past `rows` repeat the first row and are never stored.
+                        inline for (0..config.mr) |r| {
+                            const i: usize = @intCast(m - begin + (if (r < rows) r else 0));
+                            x[r] = a[i * row_bytes ..].ptr;
+                        }
+                        var acc: [config.mr][config.nv]Acc = @splat(@splat(@splat(0)));
+                        accumulate(&acc, x, self.blockWeights(@intCast(b)), row_bytes / 4);
+                        self.epilogue(&acc, m, rows, @intCast(b));
+                    }
+                }
+                return;
+            }
+            for (first_block..last_block) |b| {
                 var m = begin;
                 while (m < end) : (m += config.mr) {
                     const rows: u32 = @intCast(@min(config.mr, end - m));
                     self.microkernel(zp_row.ptr, m, rows, @intCast(b));
+                }
+            }
+        }
+
+        fn blockWeights(self: *const Self, b: u32) [*]const u8 {
+            const packing = self.args.packing;
+            return self.args.weights.ptr + @as(usize, @intCast(packing.weightsOffset() + b * packing.blockBytes()));
+        }
+
+        /// Writes the im2col rows of output pixels `first..first + count` to `a`: per pixel,
+        /// tap after tap, the tap's `in_c` activations (`x_zp` outside the image) padded to
+        /// the next multiple of 4 with bytes whose weights are 0, so each row is the packed
+        /// weights' groups in order and the microkernel reads it with no bounds or tail checks.
+        fn fillIm2col(self: *const Self, first: u64, count: usize, a: []u8) void {
+            const args = &self.args;
+            const s = args.shape;
+            const tap_bytes: usize = std.mem.alignForward(usize, s.in_c, 4);
+            const row_bytes = im2colRowBytes(s);
+            std.debug.assert(a.len == count * row_bytes);
+            const out_hw = @as(u64, s.outH()) * s.outW();
+            const zp4 = @as(u32, args.x_zp) * 0x0101_0101;
+            for (0..count) |i| {
+                const pixel = first + i;
+                const n = pixel / out_hw;
+                const oy = (pixel % out_hw) / s.outW();
+                const ox = pixel % s.outW();
+                const image = args.input[@intCast(n * s.in_h * s.in_w * s.in_c)..];
+                const y0 = @as(i64, @intCast(oy * s.stride_h)) - s.pad_top;
+                const x0 = @as(i64, @intCast(ox * s.stride_w)) - s.pad_left;
+                const dst = a[i * row_bytes ..][0..row_bytes];
+                for (0..s.kernel_h) |ky| {
+                    const iy = y0 + @as(i64, @intCast(ky));
+                    for (0..s.kernel_w) |kx| {
+                        const ix = x0 + @as(i64, @intCast(kx));
+                        const tap = dst[(ky * s.kernel_w + kx) * tap_bytes ..][0..tap_bytes];
+                        if (iy < 0 or iy >= s.in_h or ix < 0 or ix >= s.in_w) {
+                            for (0..tap_bytes / 4) |g| std.mem.writeInt(u32, tap[4 * g ..][0..4], zp4, .little);
+                            continue;
+                        }
+                        const at = (@as(usize, @intCast(iy)) * s.in_w + @as(usize, @intCast(ix))) * s.in_c;
+                        if (at + tap_bytes <= image.len) {
+                            // Whole u32 words: the bytes past `in_c` belong to the next pixel,
+                            // but their weights are 0, so they add nothing.
+                            for (0..tap_bytes / 4) |g| {
+                                std.mem.writeInt(u32, tap[4 * g ..][0..4], std.mem.readInt(u32, image[at + 4 * g ..][0..4], .little), .little);
+                            }
+                        } else {
+                            // The image's last pixel: never read past the input.
+                            for (0..tap_bytes) |c| tap[c] = if (c < s.in_c) image[at + c] else 0;
+                        }
+                    }
                 }
             }
         }
@@ -224,7 +334,7 @@ pub fn Job(comptime kind: contract.Kind) type {
             const full_groups: usize = s.in_c / 4;
             const tail: u32 = s.in_c % 4;
             const group_bytes: usize = block * 4;
-            const weights = args.weights.ptr + @as(usize, @intCast(packing.weightsOffset() + b * packing.blockBytes()));
+            const weights = self.blockWeights(b);
             const input = args.input.ptr;
 
             var acc: [config.mr][config.nv]Acc = @splat(@splat(@splat(0)));
@@ -240,14 +350,7 @@ pub fn Job(comptime kind: contract.Kind) type {
                             input + row[r].image + (@as(usize, @intCast(iy)) * s.in_w + @as(usize, @intCast(ix))) * s.in_c;
                     }
                     const tap_weights = weights + (ky * s.kernel_w + kx) * groups * group_bytes;
-                    for (0..full_groups) |g| {
-                        var w: [config.nv]Bytes = undefined;
-                        inline for (0..config.nv) |v| w[v] = loadBytes(tap_weights + g * group_bytes + v * 4 * L);
-                        inline for (0..config.mr) |r| {
-                            const x4 = std.mem.readInt(u32, (x[r] + 4 * g)[0..4], .little);
-                            inline for (0..config.nv) |v| acc[r][v] = madd(acc[r][v], x4, w[v]);
-                        }
-                    }
+                    accumulate(&acc, x, tap_weights, full_groups);
                     if (tail != 0) {
                         var w: [config.nv]Bytes = undefined;
                         inline for (0..config.nv) |v| w[v] = loadBytes(tap_weights + full_groups * group_bytes + v * 4 * L);

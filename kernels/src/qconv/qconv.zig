@@ -169,7 +169,7 @@ pub fn run(comptime kind: contract.Kind, ctx: *Ctx, args: reference.Args, output
             const wanted: u64 = @as(u64, ctx.threads) * 4;
             const groups: u32 = if (tiles >= wanted) 1 else @intCast(@min(blocks, std.math.divCeil(u64, wanted, tiles) catch unreachable));
             const blocks_per_chunk = std.math.divCeil(u32, blocks, groups) catch unreachable;
-            const job: igemm.Job(kind) = .{ .ctx = ctx, .args = args, .output = output, .tile_pixels = tile_pixels, .blocks_per_chunk = blocks_per_chunk };
+            const job: igemm.Job(kind) = .{ .ctx = ctx, .args = args, .output = output, .tile_pixels = tile_pixels, .blocks_per_chunk = blocks_per_chunk, .im2col = igemm.usesIm2col(args.shape, tile_pixels) };
             const chunks = tiles * (std.math.divCeil(u32, blocks, blocks_per_chunk) catch unreachable);
             ctx.parallelFor(@intCast(chunks), &job, igemm.Job(kind).run);
         },

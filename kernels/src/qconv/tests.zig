@@ -119,7 +119,9 @@ fn window(batch: u32, h: u32, w: u32, in_c: u32, out_c: u32, k: u32, stride: u32
 }
 
 test "qconv2d simd matches the reference over channel counts" {
-    const in_channels = [_]u32{ 1, 3, 4, 63, 64, 65, 127, 200, 512 };
+    // Below 16 channels the SIMD variant runs on im2col rows; 18 and 63 give the indirect
+    // path's partial groups of 2 and 3 channels, 65 of 1.
+    const in_channels = [_]u32{ 1, 2, 3, 4, 15, 16, 18, 63, 64, 65, 127, 200, 512 };
     const out_channels = [_]u32{ 1, 7, 16, 33, 64, 65 };
     var salt: u64 = 0;
     for (in_channels) |in_c| {
@@ -173,6 +175,9 @@ test "qconv2d simd matches the reference on 1x1 inputs, rectangular kernels and 
         .{ .batch = 1, .in_h = 7, .in_w = 11, .in_c = 3, .out_c = 16, .kernel_h = 1, .kernel_w = 7, .stride_h = 1, .stride_w = 3, .pad_top = 0, .pad_bottom = 0, .pad_left = 3, .pad_right = 6 },
         // The first layer of an image network: 3 channels, 3x3 stride 2.
         window(1, 64, 48, 3, 32, 3, 2, .{ 1, 1, 1, 1 }),
+        // The ResNet stem: 7x7 stride 2 over 3 channels, im2col rows of 49 taps.
+        window(2, 37, 30, 3, 64, 7, 2, .{ 3, 3, 3, 3 }),
+        window(1, 29, 31, 1, 24, 5, 1, .{ 2, 2, 2, 2 }),
         window(1, 20, 23, 64, 128, 3, 1, .{ 1, 1, 1, 1 }),
         window(2, 9, 9, 32, 20, 15, 8, .{ 14, 7, 0, 13 }),
     };
