@@ -64,3 +64,53 @@ Deno.test("main exits 2 with the usage on bad arguments", () => {
   assert.equal(help.code, 0);
   assert.match(help.out[0], /^Usage: onebit \[command\] \[options\]/);
 });
+
+/** Runs `deno run -A daemon/main.ts ...args` as the CLI does, with its output. */
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("main --help of serve, model, model inspect, bench and plugin exits 0 with their usage", async () => {
+  const cases: [string[], RegExp, RegExp][] = [
+    [["serve", "--help"], /^Usage: onebit serve \[options\]/, /--config <file>/],
+    [["serve", "-h"], /^Usage: onebit serve \[options\]/, /SIGTERM drains and exits 0/],
+    [["model", "--help"], /^Usage: onebit model <command>/, /inspect FILE/],
+    [["model", "inspect", "--help"], /^Usage: onebit model <command>/, /inspect FILE/],
+    [["bench", "--help"], /^Usage: onebit bench <name>/, /^ {2}kernels /m],
+    [["plugin", "--help"], /^Usage: onebit plugin <command>/, /check DIR/],
+    [["plugin", "new", "--help"], /^Usage: onebit plugin new NAME/, /--task KIND/],
+  ];
+  // Sequential on purpose: each child loads the whole daemon's module graph.
+  for (const [args, usage, detail] of cases) {
+    const { code, stdout, stderr } = await runCli(args);
+    const what = `onebit ${args.join(" ")}`;
+    assert.equal(code, 0, `${what} exited ${code}: ${stderr}`);
+    assert.match(stdout, usage, what);
+    assert.match(stdout, detail, what);
+    assert.equal(stderr, "", what);
+  }
+});
+
+Deno.test("main serve, bench and plugin exit 2 with their usage on bad arguments", async () => {
+  const cases: [string[], RegExp][] = [
+    [["serve", "--port", "70000"], /--port is '70000'[\s\S]*Usage: onebit serve/],
+    [["bench", "frobnicate"], /unknown benchmark 'frobnicate'[\s\S]*Usage: onebit bench/],
+    [["plugin", "frobnicate"], /unknown command 'frobnicate'[\s\S]*Usage: onebit plugin/],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stdout, stderr } = await runCli(args);
+    assert.equal(code, 2, `onebit ${args.join(" ")}: ${stdout}${stderr}`);
+    assert.match(stderr, message);
+  }
+});

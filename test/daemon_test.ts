@@ -16,6 +16,12 @@ interface ErrorBody {
   error: { code: string; message: string };
 }
 
+interface SourceJson {
+  config: { name: string; task: string; kind: string };
+  state: string;
+  framesSent: number;
+}
+
 async function json<T>(response: Response): Promise<T> {
   return await response.json() as T;
 }
@@ -223,6 +229,85 @@ Deno.test("daemon serves every route, isolates broken plugins and hot-swaps", as
       assert.match(metrics, /onebit_plugin_reloads_total\{task="echo",result="failed"\} 1/);
     });
 
+    await t.step("POST /v1/plugins loads a folder and DELETE unloads it", async () => {
+      const dir = await copyFixture(`${root}/versions`, "echo", {
+        as: "echo_extra",
+        name: "extra",
+      });
+      const load = (headers: Record<string, string>) =>
+        fetch(`${daemon.url}/v1/plugins`, {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/json" },
+          body: JSON.stringify({ dir }),
+        });
+      await expectError(await load({}), 401, "unauthorized");
+      const loaded = await load(auth);
+      const status = await json<{ name: string; version: string; state: string; dir: string }>(
+        loaded,
+      );
+      assert.equal(loaded.status, 201, JSON.stringify(status));
+      assert.deepEqual([status.name, status.version, status.state, status.dir], [
+        "extra",
+        "1.0.0",
+        "ready",
+        dir,
+      ]);
+      await expectError(await load(auth), 409, "plugin_exists");
+      const served = await infer(daemon, "extra", png(50, 20));
+      assert.equal(served.status, 200);
+      assert.equal(
+        (await json<{ data: { originalWidth: number } }>(served)).data.originalWidth,
+        50,
+      );
+
+      const unload = () =>
+        fetch(`${daemon.url}/v1/plugins/extra`, { method: "DELETE", headers: auth });
+      const unloaded = await unload();
+      assert.equal(unloaded.status, 200);
+      assert.deepEqual(await unloaded.json(), { unloaded: "extra" });
+      await expectError(await infer(daemon, "extra", png()), 404, "plugin_not_found");
+      await expectError(await unload(), 404, "plugin_not_found");
+      await expectError(await fetch(`${daemon.url}/v1/plugins/extra`), 404, "plugin_not_found");
+      const { plugins } = await json<{ plugins: { name: string }[] }>(
+        await fetch(`${daemon.url}/v1/plugins`),
+      );
+      assert.ok(!plugins.some((plugin) => plugin.name === "extra"));
+      const echo = await infer(daemon, "echo", png());
+      assert.equal(echo.status, 200, "the other plugins keep serving");
+      await echo.body?.cancel();
+    });
+
+    await t.step("the telemetry stream sends the current snapshot first", async () => {
+      const controller = new AbortController();
+      const response = await fetch(`${daemon.url}/v1/telemetry/stream`, {
+        signal: controller.signal,
+      });
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type") ?? "", /^text\/event-stream/);
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      const firstEvent = /^event: (\S+)\ndata: ([^\n]+)\n\n/m;
+      // Bounded by a chunk count: the snapshot is written as soon as the stream opens.
+      for (let chunk = 0; chunk < 100 && !firstEvent.test(text); chunk++) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      controller.abort();
+      await reader.cancel().catch(() => {});
+      const match = firstEvent.exec(text);
+      assert.ok(match, `an SSE event in ${JSON.stringify(text.slice(0, 200))}`);
+      assert.equal(match[1], "telemetry");
+      const event = JSON.parse(match[2]) as {
+        type: string;
+        atMs: number;
+        snapshot: { tasks: Record<string, unknown> };
+      };
+      assert.equal(event.type, "telemetry");
+      assert.equal(typeof event.atMs, "number");
+      assert.ok("echo" in event.snapshot.tasks, Object.keys(event.snapshot.tasks).join(", "));
+    });
+
     await t.step("results reach SSE subscribers and a files source feeds a plugin", async () => {
       const images = `${root}/images`;
       await Deno.mkdir(images);
@@ -258,12 +343,26 @@ Deno.test("daemon serves every route, isolates broken plugins and hot-swaps", as
       assert.match(text, /event: source\ndata: [^\n]*"state":"started"/);
       controller.abort();
       await reader.cancel().catch(() => {});
+      await expectError(await fetch(`${daemon.url}/v1/sources`), 401, "unauthorized");
+      const listed = await fetch(`${daemon.url}/v1/sources`, { headers: auth });
+      assert.equal(listed.status, 200);
+      const { sources } = await json<{ sources: SourceJson[] }>(listed);
+      assert.equal(sources.length, 1);
+      assert.deepEqual(
+        [sources[0].config.name, sources[0].config.task, sources[0].config.kind, sources[0].state],
+        ["folder", "echo", "files", "running"],
+      );
+      assert.ok(sources[0].framesSent >= 1, `framesSent ${sources[0].framesSent}`);
       const stopped = await fetch(`${daemon.url}/v1/sources/folder`, {
         method: "DELETE",
         headers: auth,
       });
-      assert.ok(stopped.status === 200 || stopped.status === 204, `stop: ${stopped.status}`);
-      await stopped.body?.cancel();
+      assert.equal(stopped.status, 200);
+      assert.deepEqual(await stopped.json(), { stopped: "folder" });
+      const after = await json<{ sources: SourceJson[] }>(
+        await fetch(`${daemon.url}/v1/sources`, { headers: auth }),
+      );
+      assert.deepEqual(after.sources.map((source) => source.state), ["stopped"]);
     });
   } finally {
     const status = await daemon.stop();
@@ -300,7 +399,7 @@ Deno.test("daemon keeps its config when a SIGHUP reload is invalid", async () =>
   }
 });
 
-Deno.test("daemon tells systemd it is ready and drains in-flight work on SIGTERM", async () => {
+Deno.test("daemon tells systemd it is ready and drains in-flight work of 8 clients on SIGTERM", async () => {
   const root = await Deno.makeTempDir({ prefix: "onebit-daemon-" });
   const configPath = await writeDaemonConfig(root, {
     plugins: ["echo"],
@@ -327,15 +426,46 @@ Deno.test("daemon tells systemd it is ready and drains in-flight work on SIGTERM
   try {
     await until(() => (drain(), messages.some((m) => m.includes("WATCHDOG=1"))), "a ping");
     assert.ok(messages.some((m) => m.split("\n").includes("READY=1")), messages.join("|"));
-    const inFlight = infer(daemon, "echo", png());
+    // Eight clients post frames back to back (at most 10 each) while SIGTERM arrives: one
+    // frame is in flight, the others wait in the queue or are on their way.
+    let terminated = false;
+    let okAfterTerm = 0;
+    const outcomes: string[] = [];
+    const client = async () => {
+      for (let request = 0; request < 10; request++) {
+        let response: Response;
+        try {
+          response = await infer(daemon, "echo", png());
+        } catch {
+          outcomes.push("closed"); // refused or reset once the server stopped listening
+          return;
+        }
+        const body = await response.json() as { data?: { width: number } } & Partial<ErrorBody>;
+        if (response.status === 200) {
+          assert.equal(body.data!.width, 32);
+          outcomes.push("ok");
+          if (terminated) okAfterTerm++;
+          continue;
+        }
+        assert.deepEqual([response.status, body.error?.code], [503, "shutting_down"]);
+        assert.ok(body.error!.message.length > 0);
+        outcomes.push("shutting_down");
+        return;
+      }
+    };
+    const clients = Array.from({ length: 8 }, () => client());
     await until(async () => {
-      const status = await pluginStatus(daemon, "echo") as unknown as { inFlight: number };
-      return status.inFlight === 1;
-    }, "the frame to be in flight");
+      const status = await pluginStatus(daemon, "echo") as unknown as {
+        inFlight: number;
+        queueDepth: number;
+      };
+      return status.inFlight === 1 && status.queueDepth >= 4;
+    }, "a frame in flight and frames queued");
+    terminated = true;
     daemon.child.kill("SIGTERM");
-    const response = await inFlight;
-    assert.equal(response.status, 200);
-    assert.equal((await json<{ data: { width: number } }>(response)).data.width, 32);
+    await Promise.all(clients);
+    assert.ok(okAfterTerm >= 1, `the in-flight frame finished: ${outcomes.join(" ")}`);
+    assert.ok(outcomes.length >= 8, outcomes.join(" "));
     const status = await daemon.status;
     assert.equal(status.code, 0, daemon.log());
     drain();

@@ -2,7 +2,8 @@
 /**
  * The dashboard page in headless Chromium against a small in-test daemon API (a real
  * EventBus feeding the SSE streams): the page loads, charts follow telemetry, the reload
- * button calls the API, the overlay draws a detection, and a screenshot is a valid PNG.
+ * button calls the API, the overlay draws detections, a segmentation mask and matches, and a
+ * screenshot is a valid PNG.
  */
 
 import assert from "node:assert/strict";
@@ -59,8 +60,22 @@ function snapshot(n: number) {
   };
 }
 
-/** The daemon endpoints the page uses, backed by `bus`. */
-function fakeApi(bus: EventBus, reloads: string[], streams: Set<() => void>): Hono {
+/** What the fake infer route answers: `data` and `images` of the daemon's JSON answer. */
+interface InferAnswer {
+  data: unknown;
+  images: Record<string, { mediaType: string; bytes: string }>;
+}
+
+/**
+ * The daemon endpoints the page uses, backed by `bus`. The infer route answers the first
+ * of `answers` (taken off the list), else two detections.
+ */
+function fakeApi(
+  bus: EventBus,
+  reloads: string[],
+  streams: Set<() => void>,
+  answers: InferAnswer[] = [],
+): Hono {
   const app = new Hono();
   const sse = (types: DaemonEventType[], initial: DaemonEvent[]) => (c: Context) =>
     streamSSE(c, async (stream) => {
@@ -115,12 +130,7 @@ function fakeApi(bus: EventBus, reloads: string[], streams: Set<() => void>): Ho
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     assert.equal(c.req.header("content-type"), "image/png");
     assert.ok(bytes.length > 0);
-    return c.json({
-      task: c.req.param("name"),
-      version: "1.0.0",
-      frameId: 7,
-      latencyMs: 3.5,
-      queuedMs: 0,
+    const answer = answers.shift() ?? {
       data: {
         detections: [
           { box: [20, 20, 120, 100], label: "car", score: 0.9 },
@@ -128,6 +138,14 @@ function fakeApi(bus: EventBus, reloads: string[], streams: Set<() => void>): Ho
         ],
       },
       images: {},
+    };
+    return c.json({
+      task: c.req.param("name"),
+      version: "1.0.0",
+      frameId: 7,
+      latencyMs: 3.5,
+      queuedMs: 0,
+      ...answer,
     });
   });
   app.route("/", dashboardRoutes());
@@ -140,6 +158,33 @@ function pngOf(width: number, height: number): Uint8Array {
     png.data.set([40, 60 + (i % width) % 100, 90, 255], i * 4);
   }
   return new Uint8Array(PNG.sync.write(png));
+}
+
+/** The RGB of pixel (x, y) of {@linkcode pngOf}. */
+function patternAt(x: number, _y: number): number[] {
+  return [40, 60 + x % 100, 90];
+}
+
+/** An opaque PNG mask: blue on the left half, red on the right half. */
+function maskPngOf(width: number, height: number): Uint8Array {
+  const png = new PNG({ width, height });
+  for (let i = 0; i < width * height; i += 1) {
+    png.data.set(i % width < width / 2 ? [0, 0, 255, 255] : [255, 0, 0, 255], i * 4);
+  }
+  return new Uint8Array(PNG.sync.write(png));
+}
+
+/** `base` with `over` drawn on it at alpha 0.5, as the page draws a mask. */
+function halfOver(base: number[], over: number[]): number[] {
+  return base.map((value, i) => (value + over[i]) / 2);
+}
+
+/** Asserts each channel of `actual` is within 3 of `expected` (alpha blending rounds). */
+function assertNearRgb(actual: number[], expected: number[], what: string): void {
+  assert.ok(
+    actual.length === 3 && actual.every((value, i) => Math.abs(value - expected[i]) <= 3),
+    `${what}: got [${actual}], expected about [${expected.map((v) => v.toFixed(1))}]`,
+  );
 }
 
 Deno.test("dashboard route serves the page files with their content types", async () => {
@@ -161,14 +206,15 @@ Deno.test("dashboard route serves the page files with their content types", asyn
   assert.throws(() => dashboardRoutes({ uiDir: "/nonexistent" }), Deno.errors.NotFound);
 });
 
-Deno.test("dashboard in headless chromium: charts follow telemetry, reload works, overlay draws boxes", async () => {
+Deno.test("dashboard in headless chromium: charts follow telemetry, reload works, overlay draws boxes, masks and matches", async () => {
   await ensureChromium();
   const bus = new EventBus();
   const reloads: string[] = [];
   const streams = new Set<() => void>();
+  const answers: InferAnswer[] = [];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    fakeApi(bus, reloads, streams).fetch,
+    fakeApi(bus, reloads, streams, answers).fetch,
   );
   const base = `http://127.0.0.1:${server.addr.port}`;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
@@ -259,6 +305,99 @@ Deno.test("dashboard in headless chromium: charts follow telemetry, reload works
       atMs: Date.now(),
     });
     await page.waitForFunction(() => document.getElementById("frame")!.dataset.boxes === "1");
+
+    const pixels = (points: [number, number][]) =>
+      page.evaluate((points) => {
+        const canvas = document.getElementById("frame") as HTMLCanvasElement;
+        const ctx = canvas.getContext("2d")!;
+        return points.map(([x, y]) => [...ctx.getImageData(x, y, 1, 1).data.slice(0, 3)]);
+      }, points);
+    const framesDrawn = async () => Number(await page.getAttribute("#frame", "data-frames") ?? "0");
+    const upload = async (answer: InferAnswer) => {
+      const before = await framesDrawn();
+      answers.push(answer);
+      await page.setInputFiles("#file", {
+        name: "frame.png",
+        mimeType: "image/png",
+        buffer: Buffer.from(pngOf(320, 200)),
+      });
+      await page.click('#infer-form button[type="submit"]');
+      await page.waitForFunction(
+        (before) => Number(document.getElementById("frame")!.dataset.frames) > before,
+        before,
+      );
+      assert.equal(answers.length, 0, "the page posted the frame");
+    };
+
+    // A segmentation answer (the segment plugin's PNG `mask` image): drawn at half opacity
+    // over the frame, blue on the left half and red on the right, and no boxes.
+    await upload({
+      data: { width: 320, height: 200, areas: [] },
+      images: {
+        mask: {
+          mediaType: "image/png",
+          bytes: Buffer.from(maskPngOf(320, 200)).toString("base64"),
+        },
+      },
+    });
+    assert.equal(await page.getAttribute("#frame", "data-mask"), "1");
+    assert.equal(await page.getAttribute("#frame", "data-boxes"), "0");
+    const [maskLeft, maskRight] = await pixels([[80, 100], [240, 100]]);
+    assertNearRgb(maskLeft, halfOver(patternAt(80, 100), [0, 0, 255]), "mask, left half");
+    assertNearRgb(maskRight, halfOver(patternAt(240, 100), [255, 0, 0]), "mask, right half");
+
+    // A match answer (the match plugin's `matches` of point pairs, one image): a line per
+    // match in the fourth palette colour (#58a6ff) from `a` to `b`.
+    await upload({
+      data: {
+        matchCount: 2,
+        // y = 100.5 puts the 1-pixel line exactly on row 100: crisp, no anti-aliasing.
+        matches: [
+          { a: [10, 100.5], b: [310, 100.5], distance: 3, inlier: true },
+          { a: { x: 20, y: 20 }, b: { x: 300, y: 180 }, distance: 5, inlier: false },
+        ],
+      },
+      images: {},
+    });
+    assert.equal(await page.getAttribute("#frame", "data-matches"), "2");
+    assert.equal(await page.getAttribute("#frame", "data-mask"), "0");
+    const [onLine, offLine] = await pixels([[160, 100], [160, 60]]);
+    assert.deepEqual(onLine, [0x58, 0xa6, 0xff], "the horizontal match line");
+    assert.deepEqual(offLine, patternAt(160, 60), "the frame away from the lines");
+    const blueish = await page.evaluate(() => {
+      const canvas = document.getElementById("frame") as HTMLCanvasElement;
+      const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let count = 0;
+      // Only the lines are blue: the frame's blue channel is 90 everywhere.
+      for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 160) count += 1;
+      return count;
+    });
+    // The horizontal line is 301 pixels; the anti-aliased diagonal spans 280 columns and
+    // adds a strongly blue pixel in at least half of them.
+    assert.ok(blueish >= 301 + 140, `match line pixels: ${blueish}`);
+
+    // A class-map mask in a result event (`data.mask`: class per pixel, 0 = none) is drawn
+    // over the last image: class 4 (#bc8cff) on the right half, nothing on the left.
+    const before = await framesDrawn();
+    bus.publish({
+      type: "result",
+      task: "detect",
+      version: "1.0.1",
+      frameId: 9,
+      source: "cam0",
+      latencyMs: 2,
+      data: { width: 320, height: 200, mask: { width: 2, height: 1, data: [0, 4] } },
+      images: [],
+      atMs: Date.now(),
+    });
+    await page.waitForFunction(
+      (before) => Number(document.getElementById("frame")!.dataset.frames) > before,
+      before,
+    );
+    assert.equal(await page.getAttribute("#frame", "data-mask"), "1");
+    const [classNone, classFour] = await pixels([[40, 100], [280, 100]]);
+    assert.deepEqual(classNone, patternAt(40, 100), "class 0 leaves the frame as it is");
+    assertNearRgb(classFour, halfOver(patternAt(280, 100), [0xbc, 0x8c, 0xff]), "class 4");
 
     await page.screenshot({ path: shot });
     const png = PNG.sync.read(Buffer.from(await Deno.readFile(shot)));

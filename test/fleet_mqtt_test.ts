@@ -4,42 +4,17 @@
  */
 
 import assert from "node:assert/strict";
-import mqtt from "mqtt";
-import type { MqttClient } from "mqtt";
 import { EventBus, type ResultEvent } from "../daemon/events.ts";
 import type { PluginStatus, TaskHost } from "../daemon/host/types.ts";
 import { parseMqttConfig } from "../daemon/fleet/config.ts";
 import { type MqttPublisher, startMqttPublisher } from "../daemon/fleet/mqtt.ts";
-import { freePort, MosquittoBroker, waitFor } from "../daemon/fleet/test_support.ts";
-
-interface Received {
-  topic: string;
-  body: Record<string, unknown>;
-}
-
-/** A test subscriber with a persistent session (survives broker restarts). */
-async function subscriber(
-  url: string,
-  filter: string,
-  auth: { username?: string; password?: string } = {},
-): Promise<{ client: MqttClient; messages: Received[] }> {
-  const messages: Received[] = [];
-  const client = mqtt.connect(url, {
-    clientId: `test-sub-${crypto.randomUUID().slice(0, 8)}`,
-    clean: false,
-    reconnectPeriod: 100,
-    ...auth,
-  });
-  client.on("message", (topic, payload) => {
-    messages.push({ topic, body: JSON.parse(new TextDecoder().decode(payload)) });
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.once("connect", () => resolve());
-    client.once("error", reject);
-  });
-  await client.subscribeAsync(filter, { qos: 1 });
-  return { client, messages };
-}
+import {
+  assertDelivered,
+  freePort,
+  MosquittoBroker,
+  subscriber,
+  waitFor,
+} from "../daemon/fleet/test_support.ts";
 
 function result(task: string, frameId: number): ResultEvent {
   return {
@@ -53,26 +28,6 @@ function result(task: string, frameId: number): ResultEvent {
     images: [],
     atMs: Date.now(),
   };
-}
-
-/** Asserts every expected id arrived and, per task, first arrivals are in increasing order. */
-function assertDelivered(messages: Received[], ids: number[], idOf: (m: Received) => number) {
-  const seen = new Set(messages.map(idOf));
-  const missing = ids.filter((id) => !seen.has(id));
-  assert.deepEqual(missing, [], `lost ${missing.length} messages`);
-  const perTask = new Map<string, number[]>();
-  const first = new Set<number>();
-  for (const m of messages) {
-    const id = idOf(m);
-    if (first.has(id)) continue; // at least once: a resent duplicate is allowed
-    first.add(id);
-    const task = m.topic.split("/").at(-1)!;
-    if (!perTask.has(task)) perTask.set(task, []);
-    perTask.get(task)!.push(id);
-  }
-  for (const [task, order] of perTask) {
-    assert.deepEqual(order, [...order].sort((a, b) => a - b), `order of task ${task}`);
-  }
 }
 
 function config(url: string, spoolDir: string, extra: Record<string, unknown> = {}) {

@@ -1,9 +1,14 @@
 /**
- * Test helpers of the fleet modules: a real mosquitto broker on loopback, a free port, and a
- * bounded wait. Not used by the daemon.
+ * Test helpers of the fleet modules: a real mosquitto broker on loopback, a free port, a
+ * bounded wait, a persistent-session subscriber and an at-least-once, in-order delivery
+ * check. Not used by the daemon.
  *
  * @module
  */
+
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import type { MqttClient } from "mqtt";
 
 const MOSQUITTO_PATHS = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"];
 
@@ -73,6 +78,7 @@ export class MosquittoBroker {
   readonly #dir: string;
   readonly #binary: string;
   #child: Deno.ChildProcess | null = null;
+  #frozen = false;
 
   private constructor(binary: string, dir: string, port: number) {
     this.#binary = binary;
@@ -151,12 +157,89 @@ export class MosquittoBroker {
     if (child === null) return;
     this.#child = null;
     child.kill(signal);
+    // A frozen process handles the signal only once it runs again.
+    if (this.#frozen && signal !== "SIGKILL") child.kill("SIGCONT");
+    this.#frozen = false;
     await child.status;
+  }
+
+  /**
+   * Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the running process: frozen, its connections
+   * stay open but nothing is acknowledged, so publishers keep messages unacked.
+   */
+  freeze(frozen: boolean): void {
+    if (this.#child === null) throw new Error("mosquitto is not running");
+    this.#child.kill(frozen ? "SIGSTOP" : "SIGCONT");
+    this.#frozen = frozen;
   }
 
   /** Stops the process and removes its folder. */
   async stop(): Promise<void> {
     await this.halt();
     await Deno.remove(this.#dir, { recursive: true });
+  }
+}
+
+/** One message a {@linkcode subscriber} received, its payload parsed as JSON. */
+export interface Received {
+  /** The topic it came on. */
+  topic: string;
+  /** The parsed payload. */
+  body: Record<string, unknown>;
+}
+
+/**
+ * A test subscriber to `filter` at QoS 1 with a persistent session (`clean: false`, a fresh
+ * client id) that reconnects every 100 ms, so it survives broker restarts. Resolves once
+ * subscribed; `messages` fills in arrival order.
+ */
+export async function subscriber(
+  url: string,
+  filter: string,
+  auth: { username?: string; password?: string } = {},
+): Promise<{ client: MqttClient; messages: Received[] }> {
+  const messages: Received[] = [];
+  const client = mqtt.connect(url, {
+    clientId: `test-sub-${crypto.randomUUID().slice(0, 8)}`,
+    clean: false,
+    reconnectPeriod: 100,
+    ...auth,
+  });
+  client.on("message", (topic, payload) => {
+    messages.push({ topic, body: JSON.parse(new TextDecoder().decode(payload)) });
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once("connect", () => resolve());
+    client.once("error", reject);
+  });
+  await client.subscribeAsync(filter, { qos: 1 });
+  return { client, messages };
+}
+
+/**
+ * Asserts every id of `ids` arrived in `messages` and that, per task (the topic's last
+ * level), first arrivals are in increasing id order. Duplicates are allowed: delivery is at
+ * least once.
+ */
+export function assertDelivered(
+  messages: readonly Received[],
+  ids: readonly number[],
+  idOf: (message: Received) => number,
+): void {
+  const seen = new Set(messages.map(idOf));
+  const missing = ids.filter((id) => !seen.has(id));
+  assert.deepEqual(missing, [], `lost ${missing.length} messages`);
+  const perTask = new Map<string, number[]>();
+  const first = new Set<number>();
+  for (const m of messages) {
+    const id = idOf(m);
+    if (first.has(id)) continue; // at least once: a resent duplicate is allowed
+    first.add(id);
+    const task = m.topic.split("/").at(-1)!;
+    if (!perTask.has(task)) perTask.set(task, []);
+    perTask.get(task)!.push(id);
+  }
+  for (const [task, order] of perTask) {
+    assert.deepEqual(order, [...order].sort((a, b) => a - b), `order of task ${task}`);
   }
 }

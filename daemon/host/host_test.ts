@@ -336,6 +336,64 @@ Deno.test("the watch reloads a changed plugin folder and loads a new one", async
   assert.equal((await h.host.infer("echo", { images: [pngImage(8, 8)] })).version, "1.1.0");
 });
 
+Deno.test("the watch debounces quick successive writes into exactly one reload", async () => {
+  // A debounce far longer than the gaps between the writes below, so the burst is one
+  // settle whatever the machine's load; the writes are awaited one after another.
+  const debounceMs = 400;
+  await using h = await harness(
+    { load: ["echo"], watch: true, watchDebounceMs: debounceMs },
+    async (root) => {
+      await copyFixture(root, "echo");
+    },
+  );
+  await h.host.startConfigured();
+  const path = `${h.root}/echo/plugin.json`;
+  const manifest = JSON.parse(await Deno.readTextFile(path));
+  for (let patch = 1; patch <= 5; patch++) {
+    manifest.version = `1.0.${patch}`;
+    await Deno.writeTextFile(path, JSON.stringify(manifest));
+  }
+  await waitFor(() => h.host.get("echo")?.version === "1.0.5", { what: "the watch reload" });
+  // Quiet for two more debounce periods: a second, late reload would land in this window.
+  await new Promise((resolve) => setTimeout(resolve, 2 * debounceMs));
+  assert.deepEqual(pluginEvents(h.events, "swapped").map((event) => event.version), ["1.0.5"]);
+  assert.equal(h.host.get("echo")!.reloads, 1);
+  assert.deepEqual(h.recorder.calls.reload, [{ task: "echo", version: "1.0.5", ok: true }]);
+  assert.equal((await h.host.infer("echo", { images: [pngImage(8, 8)] })).version, "1.0.5");
+});
+
+Deno.test("a frame in flight during a hot swap finishes on the old version", async () => {
+  await using h = await harness();
+  const v1 = await copyFixture(h.root, "gated");
+  const v2 = await copyFixture(h.root, "gated", { as: "v2", version: "2.0.0" });
+  await h.host.load("gated");
+  // The hold file keeps v1's frame in flight until the test removes it: no guessed delays.
+  await Deno.writeTextFile(`${v1}/hold`, "");
+  const inFlight = h.host.infer("gated", { images: [pngImage(8, 8)] });
+  let inFlightSettled = false;
+  inFlight.finally(() => inFlightSettled = true).catch(() => {});
+  await waitFor(() => h.host.get("gated")!.inFlight === 1, { what: "the frame in flight" });
+  const reload = h.host.reload("gated", { dir: v2 });
+  await waitFor(() => pluginEvents(h.events, "swapped").length === 1, { what: "the switch" });
+  // After the switch, new frames run on v2 while v1 still holds the old frame.
+  const after = await h.host.infer("gated", { images: [pngImage(8, 8)] });
+  assert.equal(after.version, "2.0.0");
+  assert.deepEqual(after.result.data, { version: "2.0.0", held: false });
+  assert.equal(inFlightSettled, false, "the old frame is still held");
+  await Deno.remove(`${v1}/hold`);
+  const old = await inFlight;
+  assert.equal(old.version, "1.0.0");
+  assert.deepEqual(old.result.data, { version: "1.0.0", held: true });
+  assert.ok(old.frameId < after.frameId);
+  const status = await reload;
+  assert.equal(status.version, "2.0.0");
+  assert.equal(status.reloads, 1);
+  assert.equal(status.inFlight, 0);
+  assert.deepEqual(h.recorder.calls.error, []);
+  assert.deepEqual(h.recorder.calls.restart, []);
+  assert.deepEqual(pluginEvents(h.events, "swapped").map((event) => event.version), ["2.0.0"]);
+});
+
 Deno.test("a plugin worker may read its folder and nothing else of the machine", async () => {
   await using h = await harness();
   await copyFixture(h.root, "snoops");
