@@ -234,6 +234,9 @@ const implementations: readonly Implementation[] = [binary, ortInt8, ortFp32, in
  */
 const settleMs = 2;
 
+/** How every case of a shape is sampled (bench/lib/timing.ts), besides the rounds. */
+const timingOptions = { warmupCalls: 2, sampleMs: 3, settleMs, primeCalls: 1 } as const;
+
 /** Pause after a sample of a multi-threaded ONNX Runtime session (it spins ~40 ms). */
 const ortSpinSettleMs = 60;
 
@@ -338,13 +341,7 @@ async function runShape(
   });
   let timings: CaseTiming[];
   try {
-    timings = await timeInterleaved(cases, {
-      rounds,
-      warmupCalls: 2,
-      sampleMs: 3,
-      settleMs,
-      primeCalls: 1,
-    });
+    timings = await timeInterleaved(cases, { rounds, ...timingOptions });
   } finally {
     for (const ready of prepared) await ready.dispose();
   }
@@ -406,13 +403,7 @@ async function runScaling(
       prepared.push(ready);
       cases.push({ name: `binary_${ctx.threads}t`, run: ready.run });
     }
-    return await timeInterleaved(cases, {
-      rounds,
-      warmupCalls: 2,
-      sampleMs: 3,
-      settleMs,
-      primeCalls: 1,
-    });
+    return await timeInterleaved(cases, { rounds, ...timingOptions });
   } finally {
     for (const ready of prepared) await ready.dispose();
   }

@@ -39,6 +39,15 @@ const SIDE_MAX = 65_535;
 
 const binary = { type: "string" as const, format: "binary" };
 
+/** The image media types a frame may have, as OpenAPI content (request and `/frame`). */
+const imageContent = {
+  "image/png": { schema: binary },
+  "image/jpeg": { schema: binary },
+  "image/x-portable-pixmap": { schema: binary },
+  "image/x-portable-graymap": { schema: binary },
+  [RAW_MEDIA_TYPE]: { schema: binary },
+};
+
 const infer = createRoute({
   method: "post",
   path: "/v1/tasks/{name}/infer",
@@ -67,11 +76,7 @@ const infer = createRoute({
     body: {
       required: true,
       content: {
-        "image/png": { schema: binary },
-        "image/jpeg": { schema: binary },
-        "image/x-portable-pixmap": { schema: binary },
-        "image/x-portable-graymap": { schema: binary },
-        [RAW_MEDIA_TYPE]: { schema: binary },
+        ...imageContent,
         "multipart/form-data": {
           schema: {
             type: "object",
@@ -137,13 +142,7 @@ const frame = createRoute({
           example: "224x224x3",
         }),
       }),
-      content: {
-        "image/png": { schema: binary },
-        "image/jpeg": { schema: binary },
-        "image/x-portable-pixmap": { schema: binary },
-        "image/x-portable-graymap": { schema: binary },
-        [RAW_MEDIA_TYPE]: { schema: binary },
-      },
+      content: imageContent,
     },
     400: errorResponseSpec("bad name or index (`bad_request`)"),
     401: errorResponseSpec("token missing or wrong (`unauthorized`)"),
