@@ -7,15 +7,18 @@
 # dependencies pull ~3 GB of nvidia-* packages plus triton. `--no-deps` alone does not work:
 # libtorch links libcudart, cublas, cudnn, ... at load time, so `import torch` fails without
 # them. We install torch --no-deps plus only those load-time libraries (no cusolver, nvrtc,
-# nvtx, triton: loaded lazily, never on a CPU-only machine). Downloads are cached in
-# the user's cache (~/.cache/onebit/pip, beside the data cache of fetch_data.sh), so a fresh
-# clone on the same machine (CI's) installs from it instead of downloading ~2.5 GB again.
+# nvtx, triton: loaded lazily, never on a CPU-only machine).
+#
+# The wheels are downloaded once into the user's cache (~/.cache/onebit/wheels, beside the
+# data cache of fetch_data.sh; ONEBIT_WHEELS overrides it) and installed from there with
+# --no-index, so a fresh clone on the same machine (CI's) does not download ~2.5 GB again.
+# pip's own HTTP cache does not help: the registry's responses are not cacheable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 venv="$root/tools/train-venv"
 req="$root/train/requirements.txt"
-export PIP_CACHE_DIR="${ONEBIT_PIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/onebit/pip}"
+wheels="${ONEBIT_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/onebit/wheels}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # The CUDA libraries libtorch 2.5.1 needs to load (exact pins of its wheel metadata).
 TORCH_CUDA_LOAD_DEPS=(
@@ -46,8 +49,11 @@ start=$(date +%s)
 rm -rf "$venv"
 "$python" -m venv "$venv" >&2
 # --no-deps everywhere: requirements.txt lists every package, so nothing unpinned sneaks in.
-"$venv/bin/pip" install -q --no-deps -r "$req" >&2
-"$venv/bin/pip" install -q --no-deps "${TORCH_CUDA_LOAD_DEPS[@]}" >&2
+# `pip download` skips the files it already has.
+mkdir -p "$wheels"
+"$venv/bin/pip" download -q --no-deps -d "$wheels" -r "$req" "${TORCH_CUDA_LOAD_DEPS[@]}" >&2
+"$venv/bin/pip" install -q --no-deps --no-index --find-links "$wheels" -r "$req" \
+  "${TORCH_CUDA_LOAD_DEPS[@]}" >&2
 "$venv/bin/python" -c 'import torch, safetensors, numpy, tqdm; torch.ones(2).sum()' >&2
 echo "$want" > "$stamp"
 echo "train_env: installed in $(( $(date +%s) - start )) s, $(du -sh "$venv" | cut -f1)" >&2
