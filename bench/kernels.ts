@@ -228,14 +228,21 @@ const int8: Implementation = {
 const implementations: readonly Implementation[] = [binary, ortInt8, ortFp32, int8];
 
 /**
- * Pause before every sample: onebit's pool threads spin for well under a millisecond after a
- * call before they sleep; with 2 cores, a spinning thread of the previous case would steal a
- * core from a 2-thread run of the next one.
+ * Pause before every sample: onebit's pool threads spin for 2 ms after a call before they
+ * sleep (kernels/src/ctx.zig); with 2 cores, a spinning thread of the previous case would
+ * steal a core from a 2-thread run of the next one.
  */
-const settleMs = 2;
+const settleMs = 3;
+
+/**
+ * Priming before every sample: long enough for a sleeping pool thread to wake (a halted vCPU
+ * took milliseconds here), so a sample measures calls that follow each other, as a model's
+ * ops do.
+ */
+const primeMs = 3;
 
 /** How every case of a shape is sampled (bench/lib/timing.ts), besides the rounds. */
-const timingOptions = { warmupCalls: 2, sampleMs: 3, settleMs, primeCalls: 1 } as const;
+const timingOptions = { warmupCalls: 2, sampleMs: 3, settleMs, primeCalls: 1, primeMs } as const;
 
 /** Pause after a sample of a multi-threaded ONNX Runtime session (it spins ~40 ms). */
 const ortSpinSettleMs = 60;

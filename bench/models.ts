@@ -213,7 +213,14 @@ async function runModel(
   }
   let timings: CaseTiming[];
   try {
-    timings = await timeInterleaved(cases, { rounds, warmupCalls: 1, sampleMs: 1, settleMs });
+    // One untimed run before every sample wakes the sleeping pool threads of each side.
+    timings = await timeInterleaved(cases, {
+      rounds,
+      warmupCalls: 1,
+      sampleMs: 1,
+      settleMs,
+      primeCalls: 1,
+    });
   } finally {
     for (const session of sessions) await session.dispose();
   }

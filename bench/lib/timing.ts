@@ -59,6 +59,21 @@ export interface TimingOptions {
    * Default 0.
    */
   primeCalls?: number;
+  /**
+   * Keep priming until this many milliseconds have passed (at least `primeCalls` calls), for
+   * calls shorter than a vCPU's wake-up. Default 0.
+   */
+  primeMs?: number;
+}
+
+/** Untimed calls: at least `calls`, and until `ms` milliseconds have passed. */
+async function prime(run: BenchCase["run"], calls: number, ms: number): Promise<void> {
+  const start = performance.now();
+  // Bounded: a call takes time, and the count is capped for calls that take none.
+  for (let call = 0; call < 100_000; call++) {
+    if (call >= calls && performance.now() - start >= ms) return;
+    await run();
+  }
 }
 
 /**
@@ -107,6 +122,7 @@ export async function timeInterleaved(
   const callsMax = options.callsPerSampleMax ?? 10_000;
   const settleMs = options.settleMs ?? 0;
   const primeCalls = options.primeCalls ?? 0;
+  const primeMs = options.primeMs ?? 0;
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds is ${rounds}`);
 
   const calls: number[] = [];
@@ -122,7 +138,7 @@ export async function timeInterleaved(
     for (let offset = 0; offset < cases.length; offset++) {
       const index = (round + offset) % cases.length;
       if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs));
-      await timeCalls(cases[index].run, primeCalls);
+      await prime(cases[index].run, primeCalls, primeMs);
       samples[index].push((await timeCalls(cases[index].run, calls[index])) / calls[index]);
       const settleAfterMs = cases[index].settleAfterMs ?? 0;
       if (settleAfterMs > 0) await new Promise((resolve) => setTimeout(resolve, settleAfterMs));

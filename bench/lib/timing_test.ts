@@ -57,6 +57,27 @@ Deno.test("timeInterleaved makes the untimed prime calls before every sample", a
   assert.equal(calls, 1 + 3 * (2 + 1));
 });
 
+Deno.test("timeInterleaved keeps priming until primeMs have passed", async () => {
+  const primedMs: number[] = [];
+  let primeStart = -1;
+  let calls = 0;
+  const run = () => {
+    calls++;
+    if (primeStart < 0) primeStart = performance.now();
+  };
+  // callsPerSampleMax 1: after the warm-up call, each round primes, then takes one sample.
+  await timeInterleaved([{
+    name: "count",
+    run: () => {
+      run();
+      primedMs.push(performance.now() - primeStart);
+    },
+  }], { rounds: 1, warmupCalls: 1, callsPerSampleMax: 1, primeCalls: 1, primeMs: 5 });
+  // The priming calls took at least 5 ms in all, and there were many of them.
+  assert.ok(calls > 3, `${calls} calls`);
+  assert.ok(primedMs.at(-1)! >= 5, `last call at ${primedMs.at(-1)} ms`);
+});
+
 Deno.test("timeInterleaved refuses a round count below 1", async () => {
   await assert.rejects(() => timeInterleaved([], { rounds: 0 }), RangeError);
 });

@@ -24,9 +24,34 @@ pub const flag_force_scalar: u32 = 1;
 /// A parallel job: `run(job_context, chunk_index, thread_index)` for every chunk.
 pub const JobFn = *const fn (job_context: *const anyopaque, chunk: u32, thread: u32) void;
 
-/// Spin iterations a pool thread waits for the next job before sleeping on the futex. Ops of
-/// one model follow each other within microseconds; sleeping between them costs a syscall.
-const spin_iterations: u32 = 20_000;
+/// How long a pool thread spins for the next job before it sleeps on the futex. Ops of one
+/// model follow each other within microseconds, and frames follow each other within a
+/// millisecond or two under load. Waking a sleeping thread is a syscall on bare metal, but on
+/// a VM (x86 gateways often are) it waits for the host to resume a halted vCPU: measured at
+/// several milliseconds here, long enough that a 2-thread conv of 0.25 ms ran entirely on the
+/// calling thread. 2 ms of spinning after the last job of a burst costs at most 2% of a core
+/// at 10 frames per second. (OpenMP runtimes spin for 200 ms by default.)
+const spin_ns_max: u64 = 2 * std.time.ns_per_ms;
+
+/// Spin iterations between two reads of the clock.
+const spin_batch: u32 = 64;
+
+/// Spins until `done()` or `spin_ns_max`; returns whether `done()` held. Bounded by the clock,
+/// and by an iteration cap in case the clock is unavailable.
+inline fn spinUntil(comptime done: anytype, args: anytype) bool {
+    const start = std.time.Instant.now() catch null;
+    var batches: u32 = 0;
+    while (batches < 1 << 20) : (batches += 1) {
+        for (0..spin_batch) |_| {
+            if (@call(.auto, done, args)) return true;
+            std.atomic.spinLoopHint();
+        }
+        const begun = start orelse return false;
+        const now = std.time.Instant.now() catch return false;
+        if (now.since(begun) >= spin_ns_max) return false;
+    }
+    return false;
+}
 
 pub const Ctx = struct {
     allocator: std.mem.Allocator,
@@ -135,17 +160,20 @@ pub const Ctx = struct {
 
         self.runChunks(generation, 0);
 
-        var spins: u32 = 0;
+        if (spinUntil(allChunksDone, .{ self, chunks })) return;
         while (true) {
             const done = self.chunks_done.load(.acquire);
             if (done == chunks) break;
-            if (spins < spin_iterations) {
-                spins += 1;
-                std.atomic.spinLoopHint();
-            } else {
-                Futex.wait(&self.chunks_done, done);
-            }
+            Futex.wait(&self.chunks_done, done);
         }
+    }
+
+    fn allChunksDone(self: *Ctx, chunks: u32) bool {
+        return self.chunks_done.load(.acquire) == chunks;
+    }
+
+    fn newGeneration(self: *Ctx, seen: u32) bool {
+        return self.generation.load(.acquire) != seen;
     }
 
     /// Claims and runs chunks of job `generation` until none is left.
@@ -171,14 +199,8 @@ pub const Ctx = struct {
         // instead would skip a job published before this thread got scheduled.
         var seen: u32 = 0;
         while (true) {
-            var spins: u32 = 0;
-            while (self.generation.load(.acquire) == seen) {
-                if (spins < spin_iterations) {
-                    spins += 1;
-                    std.atomic.spinLoopHint();
-                } else {
-                    Futex.wait(&self.generation, seen);
-                }
+            if (!spinUntil(newGeneration, .{ self, seen })) {
+                while (self.generation.load(.acquire) == seen) Futex.wait(&self.generation, seen);
             }
             seen = self.generation.load(.acquire);
             if (self.stopping.load(.acquire)) return;
