@@ -65,6 +65,13 @@ export async function serveCommand(args: string[]): Promise<number> {
     const names = plugins.map((plugin) => `${plugin.name} ${plugin.version}`).join(", ");
     const example = plugins.find((plugin) => plugin.manifest.task !== "match")?.name ?? "<task>";
     console.log(`onebit ${daemon.url}  plugins: ${names || "none"}`);
+    if (plugins.length === 0) {
+      // The shipped plugins load only once their trained model file is in their folder.
+      console.log(
+        "  no plugin loaded: each plugin folder needs its model file (see the log above, " +
+          "plugins/<name>/README.md and train/README.md)",
+      );
+    }
     console.log(
       `  first image: curl -s --data-binary @test/data/example.png -H 'content-type: image/png' ` +
         `${daemon.url}/v1/tasks/${example}/infer`,
