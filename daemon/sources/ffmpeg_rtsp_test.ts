@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { EncodedFrameImage } from "../host/types.ts";
 import { startFfmpegSource } from "./ffmpeg.ts";
-import { requireFfmpeg } from "./test_support.ts";
+import { exists, requireFfmpeg } from "./test_support.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 /** Debian's python3, which has the `gi` bindings (a pyenv or venv python3 may not). */
@@ -166,12 +166,3 @@ Deno.test("ffmpeg source reads an RTSP stream from a real RTSP server", async ()
   assert.doesNotMatch(log, /Traceback|ERROR/, log);
   assert.equal(await exists(`/proc/${server.pid}`), false, "the RTSP server is gone");
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

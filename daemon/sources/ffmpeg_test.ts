@@ -3,7 +3,7 @@ import type { EncodedFrameImage } from "../host/types.ts";
 import { decodeImage } from "../media/mod.ts";
 import { SourceError } from "./errors.ts";
 import { ffmpegArgs, FramePool, inputKind, startFfmpegSource } from "./ffmpeg.ts";
-import { makeTestVideo, requireFfmpeg } from "./test_support.ts";
+import { exists, makeTestVideo, requireFfmpeg } from "./test_support.ts";
 
 await requireFfmpeg();
 
@@ -142,12 +142,3 @@ Deno.test("FramePool reuses given-back buffers and ignores detached ones", () =>
   pool.give(c);
   assert.equal(pool.free, 0);
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
