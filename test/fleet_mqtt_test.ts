@@ -244,6 +244,9 @@ function fakeHost(calls: string[]): TaskHost {
     },
     unload: (name) => Promise.reject(missing(name)),
     infer: (name) => Promise.reject(missing(name)),
+    lastFrame: (name) => {
+      throw missing(name);
+    },
     started: true,
     close: () => Promise.resolve(),
   };

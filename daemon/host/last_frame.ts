@@ -79,8 +79,8 @@ export class LastFrameKeeper {
   /** Oldest first; at most `pendingMax`. */
   readonly #pending: Pending[] = [];
   #current: LastFrame | null = null;
+  /** Bytes of `#current`'s images (0 without one). */
   #currentBytes = 0;
-  #pendingBytes = 0;
   #keptAtMs = Number.NEGATIVE_INFINITY;
 
   /** A keeper holding nothing. Throws `RangeError` on a bad option. */
@@ -101,7 +101,9 @@ export class LastFrameKeeper {
 
   /** Bytes held now, pending and current. */
   get bytes(): number {
-    return this.#pendingBytes + this.#currentBytes;
+    let pendingBytes = 0;
+    for (const pending of this.#pending) pendingBytes += pending.bytes;
+    return pendingBytes + this.#currentBytes;
   }
 
   /** Copies waiting for their result. */
@@ -138,18 +140,16 @@ export class LastFrameKeeper {
       this.#pending.length > 0 &&
       (this.#pending.length >= this.pendingMax || this.bytes + frameBytes > this.bytesMax)
     ) {
-      this.#pendingBytes -= this.#pending.shift()!.bytes;
+      this.#pending.shift();
     }
     if (this.bytes + frameBytes > this.bytesMax) this.#setCurrent(null, 0);
     const copies = images.map((image): LastFrameImage => {
-      const bytes = new Uint8Array(image.bytes.length);
-      bytes.set(image.bytes);
+      const bytes = image.bytes.slice();
       return image.shape === undefined
         ? { bytes, mediaType: image.mediaType }
         : { bytes, mediaType: image.mediaType, shape: [...image.shape] };
     });
     this.#pending.push({ frameId, images: copies, bytes: frameBytes });
-    this.#pendingBytes += frameBytes;
     this.#keptAtMs = nowMs;
     this.#check();
     return true;
@@ -186,7 +186,6 @@ export class LastFrameKeeper {
     const index = this.#pending.findIndex((pending) => pending.frameId === frameId);
     if (index < 0) return null;
     const [pending] = this.#pending.splice(index, 1);
-    this.#pendingBytes -= pending.bytes;
     return pending;
   }
 
@@ -195,18 +194,12 @@ export class LastFrameKeeper {
     this.#currentBytes = bytes;
   }
 
-  /** The invariants; cheap, since at most `pendingMax` copies wait. */
+  /** The bounds; cheap, since at most `pendingMax` copies wait. */
   #check(): void {
-    let pendingBytes = 0;
-    for (const pending of this.#pending) pendingBytes += pending.bytes;
-    if (
-      pendingBytes !== this.#pendingBytes || this.#pending.length > this.pendingMax ||
-      this.bytes > this.bytesMax || (this.#current === null && this.#currentBytes !== 0)
-    ) {
+    if (this.#pending.length > this.pendingMax || this.bytes > this.bytesMax) {
       throw new Error(
-        `LastFrameKeeper invariant broken: ${this.#pending.length} pending of ` +
-          `${this.#pendingBytes} bytes (counted ${pendingBytes}), ${this.#currentBytes} ` +
-          `current bytes, bytesMax ${this.bytesMax}`,
+        `LastFrameKeeper bounds broken: ${this.#pending.length} pending (max ` +
+          `${this.pendingMax}), ${this.bytes} bytes held (max ${this.bytesMax})`,
       );
     }
   }

@@ -122,11 +122,9 @@ export interface TaskHost {
   infer(name: string, request: InferRequest): Promise<InferOutcome>;
   /**
    * The last processed frame of plugin `name` (a kept copy, at most a few per second), or
-   * `null` when none was kept yet. Throws `plugin_not_found`. Optional so that hosts that
-   * never keep frames (test doubles, the fleet's command host) need not implement it: the
-   * HTTP layer treats its absence as "no frame yet".
+   * `null` when none was kept yet. Throws `plugin_not_found`.
    */
-  lastFrame?(name: string): LastFrame | null;
+  lastFrame(name: string): LastFrame | null;
   /** True once every configured plugin has been tried (ready or failed). */
   readonly started: boolean;
   /** Refuses new work, finishes in-flight work, stops every worker. */

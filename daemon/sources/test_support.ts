@@ -10,6 +10,7 @@ import type {
   EncodedFrameImage,
   InferOutcome,
   InferRequest,
+  LastFrame,
   PluginStatus,
   TaskHost,
 } from "../host/types.ts";
@@ -75,6 +76,11 @@ export class RecordingHost implements TaskHost {
 
   list(): PluginStatus[] {
     return [...this.#manifests.keys()].map((name) => this.get(name)!);
+  }
+
+  /** This host keeps no frames. */
+  lastFrame(): LastFrame | null {
+    return null;
   }
 
   get(name: string): PluginStatus | undefined {
@@ -216,11 +222,4 @@ export async function waitFor(
 }
 
 /** Whether `path` exists (e.g. `/proc/<pid>` of a child that should be gone). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { exists } from "../telemetry/power/sysfs.ts";

@@ -330,7 +330,7 @@ export function tasksRoutes(deps: HttpDeps): OpenAPIHono {
     const { name } = c.req.valid("param");
     const index = c.req.valid("query").index ?? 0;
     if (deps.host.get(name) === undefined) pluginNotFound(name, deps.host.list());
-    const last = deps.host.lastFrame?.(name) ?? null;
+    const last = deps.host.lastFrame(name);
     if (last === null) {
       throw new HttpError(
         "frame_not_found",
