@@ -5,7 +5,8 @@
 #   2. the Zig kernel tests for every CPU level this machine runs (x86_64: baseline, v3,
 #      and v4 when the CPU has it; a level it cannot run is compiled and reported skipped)
 #   3. zig fmt --check, deno fmt --check, deno lint, deno check over daemon/ test/ bench/ plugins/
-#   4. the Debian packages the daemon tests drive (scripts/system_packages.sh), then
+#   4. the Debian packages the daemon tests drive (scripts/system_packages.sh) and the Python
+#      environment of train/ (scripts/train_env.sh, exported as ONEBIT_PYTHON), then
 #      deno test -A (every *_test.ts, the spawned-daemon integration tests included)
 #   5. aarch64 under qemu-user (scripts/aarch64.sh): the Zig kernel tests of both aarch64
 #      levels and the kernel binding tests run by Deno linux-arm64 on emulated CPUs. Needs
@@ -142,6 +143,12 @@ suite "deno check ${ts_dirs[*]}" deno check "${ts_dirs[@]}"
 # The daemon's tests drive real programs: ffmpeg (frame sources), promtool and prometheus
 # (metrics), mosquitto (MQTT) and chromium (dashboard). Installed when missing.
 suite "system packages" bash scripts/system_packages.sh
+# The Python environment of train/ (torch, safetensors; scripts/train_env.sh, idempotent): the
+# training parity tests run in it, and the model file's interop test finds Python's
+# safetensors through ONEBIT_PYTHON instead of being ignored.
+if suite "python environment (train/)" bash scripts/train_env.sh; then
+  export ONEBIT_PYTHON="$ONEBIT_ROOT/tools/train-venv/bin/python"
+fi
 suite "deno test -A" deno test -A
 
 # --- 5. aarch64 under qemu --------------------------------------------------------------
