@@ -10,6 +10,14 @@
 const std = @import("std");
 const builtin = @import("builtin");
 
+/// Byte additions between two widenings: a byte holds at most 255 = 31 * 8 + 7, and one xor
+/// popcount adds at most 8 to it.
+pub const steps_max: u32 = 31;
+
+comptime {
+    std.debug.assert(steps_max * 8 <= 255);
+}
+
 extern fn @"llvm.x86.sse2.psad.bw"(@Vector(16, u8), @Vector(16, u8)) @Vector(2, u64);
 extern fn @"llvm.x86.avx2.psad.bw"(@Vector(32, u8), @Vector(32, u8)) @Vector(4, u64);
 

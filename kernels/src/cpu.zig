@@ -39,6 +39,11 @@ pub const vector_bytes: comptime_int = switch (build_level) {
     .x86_64_baseline, .aarch64_generic, .aarch64_cortex_a76 => 16,
 };
 
+/// Whether popcounts are taken per byte and accumulated in bytes: every level without a
+/// 64-bit lane vector popcount (AVX-512 VPOPCNTDQ is the only one with it). The binary conv's
+/// microkernel (`bconv/gemm.zig`) and the roofline (`roofline.zig`) both follow it.
+pub const byte_popcount: bool = vector_bytes < 64;
+
 /// True when the running CPU has every feature the build level relies on.
 pub fn supported() bool {
     return switch (builtin.cpu.arch) {

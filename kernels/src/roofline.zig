@@ -13,7 +13,7 @@
 //! x86_64_v4 `vpxorq` + `vpopcntq` + `vpaddq` on zmm. Levels without a 64-bit vector
 //! popcount count bytes: x86_64_v3 with LLVM's `vpshufb` nibble-table lowering, baseline
 //! x86_64 with SSE2 bit twiddling, aarch64 with `cnt`. There the loop adds the byte counts
-//! into byte accumulators and widens them to 64-bit lanes once every `byte_steps_max`
+//! into byte accumulators and widens them to 64-bit lanes once every `byte_sum.steps_max`
 //! iterations, exactly as the binary conv's byte-mode microkernel does (bconv/gemm.zig); a
 //! loop that widened every word would be slower than the kernel it is meant to bound.
 
@@ -42,12 +42,8 @@ const Word = @Vector(words_per_vector, u64);
 const Bytes = @Vector(words_per_vector * 8, u8);
 
 /// Count bytes and widen them now and then (see the module comment): the choice the binary
-/// conv makes for the same vector width (`gemm.native.byte_mode`).
-pub const byte_mode = cpu.vector_bytes < 64;
-
-/// Iterations between widenings: a byte holds at most 255 = 31 * 8 + 7, and each iteration
-/// adds at most 8 to it.
-const byte_steps_max: u32 = 31;
+/// conv makes for the same build level.
+const byte_mode = cpu.byte_popcount;
 
 comptime {
     std.debug.assert(words_per_vector >= 2 and std.math.isPowerOfTwo(words_per_vector));
@@ -102,7 +98,7 @@ pub fn popcountLoop(iterations: u32) u64 {
     var remaining = iterations;
     if (byte_mode) {
         while (remaining > 0) {
-            const steps = @min(byte_steps_max, remaining);
+            const steps = @min(byte_sum.steps_max, remaining);
             var bytes: [accumulators]Bytes = @splat(@as(Bytes, @splat(0)));
             for (0..steps) |_| {
                 y = hide(y);

@@ -47,9 +47,9 @@ pub const Config = struct {
 /// blocks = 20 accumulators + 4 weight vectors + a broadcast in 32 registers),
 /// `4x8__bytepop256` on AVX2, `4x8__bytepop128` on NEON and SSE2.
 pub const native: Config = switch (cpu.vector_bytes) {
-    64 => .{ .lanes = 8, .mr = 5, .nb = 4, .byte_mode = false },
-    32 => .{ .lanes = 4, .mr = 4, .nb = 1, .byte_mode = true },
-    16 => .{ .lanes = 2, .mr = 4, .nb = 1, .byte_mode = true },
+    64 => .{ .lanes = 8, .mr = 5, .nb = 4, .byte_mode = cpu.byte_popcount },
+    32 => .{ .lanes = 4, .mr = 4, .nb = 1, .byte_mode = cpu.byte_popcount },
+    16 => .{ .lanes = 2, .mr = 4, .nb = 1, .byte_mode = cpu.byte_popcount },
     else => unreachable,
 };
 
@@ -106,7 +106,7 @@ fn Kernel(comptime config: Config) type {
             } else {
                 var k: usize = 0;
                 while (k < k_words) {
-                    const steps = @min(31, k_words - k);
+                    const steps = @min(byte_sum.steps_max, k_words - k);
                     var bytes: [mr][nb_used * vpb]VB = @splat(@splat(@splat(0)));
                     for (k..k + steps) |kk| {
                         const at: usize = if (gathered) koff[kk] else kk;
