@@ -1,6 +1,6 @@
 /**
- * `onebit model ...`: build zoo models, inspect model files and estimate their cycles on a
- * systolic-array accelerator.
+ * `onebit model ...`: build zoo models, inspect model files, estimate their cycles on a
+ * systolic-array accelerator and write their int8 ONNX twins.
  *
  * @example
  * ```ts ignore
@@ -8,6 +8,7 @@
  * await modelCommand(["build", "resnet18", "--out", "/tmp/r18.onebit"]);
  * await modelCommand(["inspect", "/tmp/r18.onebit"]);
  * await modelCommand(["estimate", "/tmp/r18.onebit", "--accelerator", "systolic:32x32"]);
+ * await modelCommand(["onnx", "/tmp/r18.onebit", "--out", "/tmp/r18.int8.onnx"]);
  * ```
  *
  * @module
@@ -17,6 +18,8 @@ import { parseArgs } from "node:util";
 import { estimateFile, formatEstimate } from "./runtime/estimate.ts";
 import { formatInspect, inspectFile } from "./runtime/inspect.ts";
 import { ModelError } from "./runtime/errors.ts";
+import { int8Twin } from "./runtime/int8_twin.ts";
+import { readModel } from "./runtime/model_file.ts";
 import {
   buildBinealResNet18,
   buildCenterNet,
@@ -45,6 +48,9 @@ Commands:
   estimate FILE --accelerator systolic:RxC
                                     cycles of a 1-bit and an 8-bit R x C PE array
                                     (daemon/runtime/estimate.ts states the model)
+  onnx FILE --out OUT.onnx          the model's int8 ONNX twin (QLinearConv, u8 x s8):
+                                    a trained 8-bit twin (train/, *_int8 recipes) as
+                                    it is, a binary model as its architecture twin
   build FAMILY --out FILE           a zoo model with random weights: ${
   Object.keys(ZOO_FAMILIES).join(", ")
 }
@@ -119,6 +125,16 @@ export async function modelCommand(
         }
         const estimate = await estimateFile(target, values.accelerator);
         out(values.json ? JSON.stringify(estimate) : formatEstimate(estimate));
+        return 0;
+      }
+      case "onnx": {
+        if (values.out === undefined) throw new ModelUsageError("onnx needs --out OUT.onnx");
+        const twin = int8Twin(await readModel(target));
+        await Deno.writeFile(values.out, twin.bytes);
+        out(
+          `wrote ${values.out}: int8 ONNX twin, ${twin.bytes.length} bytes, inputs ` +
+            twin.inputs.map((input) => `${input.name}[${input.dims.join("x")}]`).join(", "),
+        );
         return 0;
       }
       case "build": {

@@ -34,6 +34,13 @@ Deno.test("model build, inspect and estimate work on a small ResNet-18 file", as
       0,
     );
     assert.ok(estimate.lines[0].length > 0);
+    const onnx = capture();
+    const onnxFile = `${dir}/r18.int8.onnx`;
+    assert.equal(await modelCommand(["onnx", file, "--out", onnxFile], onnx.io), 0);
+    const bytes = await Deno.readFile(onnxFile);
+    assert.match(onnx.lines[0], new RegExp(`int8 ONNX twin, ${bytes.length} bytes`));
+    // A ModelProto whose graph holds QLinearConv nodes (the op type is a plain string).
+    assert.ok(new TextDecoder().decode(bytes).includes("QLinearConv"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -46,6 +53,9 @@ Deno.test("model commands refuse bad usage and bad files with clear errors", asy
   const noAccelerator = capture();
   assert.equal(await modelCommand(["estimate", "x.onebit"], noAccelerator.io), 2);
   assert.match(noAccelerator.errors[0], /needs --accelerator/);
+  const noOut = capture();
+  assert.equal(await modelCommand(["onnx", "x.onebit"], noOut.io), 2);
+  assert.match(noOut.errors[0], /onnx needs --out/);
   const dir = await Deno.makeTempDir();
   try {
     const bad = `${dir}/bad.onebit`;

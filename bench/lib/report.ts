@@ -50,6 +50,29 @@ export function formatTable(
 }
 
 /**
+ * Formats rows as a Markdown pipe table (cells padded to their column's width, as
+ * `deno fmt` writes them), for READMEs.
+ *
+ * @example
+ * ```ts
+ * import { formatMarkdownTable } from "./report.ts";
+ * console.log(formatMarkdownTable(["model", "top-1"], [["BiNeal", "88.1%"]]));
+ * ```
+ */
+export function formatMarkdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = header.map((title, column) =>
+    Math.max(3, title.length, ...rows.map((row) => (row[column] ?? "").length))
+  );
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, column) => (cell ?? "").padEnd(widths[column])).join(" | ")} |`;
+  return [line(header), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)]
+    .join("\n");
+}
+
+/**
  * Rounds `value` to `digits` significant digits for reports (null for a missing value), so
  * summaries stay short without hiding magnitude.
  *

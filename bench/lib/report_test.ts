@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatTable, round, writeJsonReport } from "./report.ts";
+import { formatMarkdownTable, formatTable, round, writeJsonReport } from "./report.ts";
 
 Deno.test("formatTable aligns the first column left and the others right", () => {
   const table = formatTable(["shape", "ms"], [["a", "1.5"], ["long name", "10.25"]]);
@@ -25,4 +25,17 @@ Deno.test("writeJsonReport creates the folder and writes indented JSON", async (
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("formatMarkdownTable pads every cell to its column as deno fmt does", () => {
+  const table = formatMarkdownTable(["model", "top-1"], [["BiNeal", "88.1%"], ["twin", ""]]);
+  assert.equal(
+    table,
+    [
+      "| model  | top-1 |",
+      "| ------ | ----- |",
+      "| BiNeal | 88.1% |",
+      "| twin   |       |",
+    ].join("\n"),
+  );
 });

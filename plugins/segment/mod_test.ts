@@ -13,10 +13,16 @@ interface Area {
   fraction: number;
 }
 
-Deno.test("segment returns masks at the original size and areas covering every pixel", async () => {
+/** Classes of the trained model: background and the ten Fashion-MNIST classes. */
+const CLASSES = 11;
+
+Deno.test("segment returns masks at the original size, areas covering every pixel, labels", async () => {
   const root = await Deno.makeTempDir({ prefix: "onebit_segment_" });
   try {
-    const model = buildFcn({ width: 0.125, inputSize: [32, 64], classes: 4 });
+    const labels = (await Deno.readTextFile(`${HERE}/labels.txt`)).split("\n")
+      .filter((line) => line !== "");
+    assert.equal(labels.length, CLASSES);
+    const model = buildFcn({ width: 0.125, inputSize: [32, 64], classes: CLASSES });
     const dir = await copyPlugin(HERE, `${root}/segment`, {
       files: { "model.safetensors": model.bytes },
       manifest: { input: { width: 64, height: 32, channels: 3 } },
@@ -27,8 +33,8 @@ Deno.test("segment returns masks at the original size and areas covering every p
     assert.deepEqual([data.width, data.height], [90, 50]);
     assert.equal(data.areas.reduce((sum, area) => sum + area.pixels, 0), 90 * 50);
     for (const area of data.areas) {
-      assert.ok(area.classId >= 0 && area.classId < 4);
-      assert.equal(area.label, `class ${area.classId}`);
+      assert.ok(area.classId >= 0 && area.classId < CLASSES);
+      assert.equal(area.label, labels[area.classId]);
     }
     const images = outcome.result.images!;
     const mask = decodePng(images.mask.bytes, { pixelsMax: 1 << 20 });
@@ -45,6 +51,8 @@ Deno.test("segment returns masks at the original size and areas covering every p
 
 conformanceSuite("segment", {
   dir: HERE,
-  files: { "model.safetensors": buildFcn({ width: 0.125, inputSize: [32, 64], classes: 4 }).bytes },
+  files: {
+    "model.safetensors": buildFcn({ width: 0.125, inputSize: [32, 64], classes: CLASSES }).bytes,
+  },
   manifest: { input: { width: 64, height: 32, channels: 3 } },
 });

@@ -121,17 +121,34 @@ class Codebook(nn.Module):
 
 def kernel_report(weight: torch.Tensor) -> dict:
     """Frequency distribution of the 512 binary 3x3 patterns of a layer: top-k coverage and
-    the slope of log(frequency) vs log(rank) (a power law is a straight line)."""
+    whether rank-frequency follows a power law: the least-squares line of log(frequency) vs
+    log(rank) (its slope, and its R^2; a power law is a straight line there, R^2 near 1),
+    against the same fit of log(frequency) vs rank (an exponential tail is straight there).
+    ``power_law`` is true when the log-log fit has R^2 >= 0.9 and beats the exponential one."""
     ids = pattern_ids(torch.where(weight >= 0, 1.0, -1.0)).ravel()
     counts = torch.bincount(ids, minlength=512).double()
     freq = torch.sort(counts, descending=True).values
     total = float(freq.sum())
     nz = freq[freq > 0]
     ranks = torch.arange(1, len(nz) + 1).double()
-    x, y = ranks.log(), (nz / total).log()
-    slope = float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()) if len(nz) > 1 else 0.0
+    y = (nz / total).log()
+    slope, r2_loglog = _line_fit(ranks.log(), y)
+    _, r2_exp = _line_fit(ranks, y)
     return {
         "kernels": int(total), "distinct": int(len(nz)), "loglog_slope": round(slope, 3),
+        "loglog_r2": round(r2_loglog, 3), "exponential_r2": round(r2_exp, 3),
+        "power_law": bool(r2_loglog >= 0.9 and r2_loglog > r2_exp),
         "top16": round(float(freq[:16].sum()) / total, 4), "top32": round(float(freq[:32].sum()) / total, 4),
         "top64": round(float(freq[:64].sum()) / total, 4),
     }
+
+
+def _line_fit(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(slope, R^2) of the least-squares line through (x, y); (0, 0) for under 3 points."""
+    if len(x) < 3:
+        return 0.0, 0.0
+    dx, dy = x - x.mean(), y - y.mean()
+    slope = float((dx * dy).sum() / (dx * dx).sum())
+    residual = dy - slope * dx
+    total = float((dy * dy).sum())
+    return slope, (1 - float((residual * residual).sum()) / total) if total > 0 else 0.0
