@@ -9,17 +9,17 @@
  *     of the sparse-kernel-selection variant (`model_sks.safetensors`) when the folder has one;
  *   - FPS of the BiNeal model (onebit, 1 thread) against the int8 twin in ONNX Runtime
  *     (QLinearConv u8 x s8, 1 intra-op thread), interleaved in one run;
- *   - file sizes: onebit model, sparse model, int8 twin as ONNX.
+ *   - file sizes: onebit model, sparse model, int8 twin as ONNX;
+ *   - and writes them into the plugin README's Measured table (unless `--no-readme`).
  *
- * Tasks: `classify` (top-1 on the Fashion-MNIST test set, 10 000 images, from the data cache
- * of `bash scripts/fetch_data.sh`). Writes bench/results/eval-<plugin>.json; the last line is
- * one JSON object.
+ * Accuracy is task-specific (`bench/eval/<task>.ts`, contract in `bench/eval/task.ts`): top-1
+ * on Fashion-MNIST (classify), mAP@0.5 (detect), mIoU (segment), PSNR (superres),
+ * homography accuracy and mean matching accuracy (match) on the held-out sets of the training
+ * package. Writes bench/results/eval-<plugin>.json; the last line is one JSON object.
  *
  * @module
  */
 
-import { fileURLToPath } from "node:url";
-import { gunzipSync } from "node:zlib";
 import { KernelContext, openKernels } from "../daemon/kernels/library.ts";
 import { createSession, type TensorValue } from "../daemon/onnx/ort.ts";
 import { ModelInstance } from "../daemon/runtime/executor.ts";
@@ -29,36 +29,22 @@ import { readManifest } from "../daemon/host/manifest.ts";
 import { formatTable, round, writeJsonReport } from "./lib/report.ts";
 import { type BenchCase, timeInterleaved } from "./lib/timing.ts";
 import { cpuModel, loadAverage } from "./lib/options.ts";
+import { ROOT, type TaskEval } from "./eval/task.ts";
+import { measuredTable, replaceMeasured } from "./eval/readme.ts";
+import { evaluateClassify } from "./eval/classify.ts";
+import { evaluateDetect } from "./eval/detect.ts";
+import { evaluateSegment } from "./eval/segment.ts";
+import { evaluateSuperres } from "./eval/superres.ts";
+import { evaluateMatch } from "./eval/match.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-/** Where scripts/fetch_data.sh unpacks the datasets. */
-function dataRoot(): string {
-  const home = Deno.env.get("ONEBIT_DATA") ??
-    `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`}/onebit/data`;
-  return `${home}/root`;
-}
-
-/** Reads an IDX file (optionally gzipped): the dims and the u8 payload. */
-async function readIdx(path: string): Promise<{ dims: number[]; data: Uint8Array }> {
-  let bytes = await Deno.readFile(path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = new Uint8Array(gunzipSync(bytes));
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint16(0) !== 0 || bytes[2] !== 0x08) {
-    throw new Error(`eval: ${path} is not an IDX file of u8 values`);
-  }
-  const rank = bytes[3];
-  const dims = Array.from({ length: rank }, (_, index) => view.getUint32(4 + 4 * index));
-  return { dims, data: bytes.subarray(4 + 4 * rank) };
-}
-
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let index = 1; index < values.length; index++) {
-    if (values[index] > values[best]) best = index;
-  }
-  return best;
-}
+/** Each task's accuracy measurement, by DESIGN.md task name. */
+const TASKS: Readonly<Record<string, TaskEval>> = {
+  classify: evaluateClassify,
+  detect: evaluateDetect,
+  segment: evaluateSegment,
+  superres: evaluateSuperres,
+  match: evaluateMatch,
+};
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -77,16 +63,19 @@ const flags = new Map(
   }),
 );
 for (const flag of flags.keys()) {
-  if (flag !== "--limit" && flag !== "--rounds") throw new Error(`eval: unknown flag '${flag}'`);
+  if (!["--limit", "--rounds", "--no-readme"].includes(flag)) {
+    throw new Error(`eval: unknown flag '${flag}'`);
+  }
 }
 if (args.length !== 1) {
-  console.error("Usage: deno task eval <plugin> [--limit=N] [--rounds=N]");
+  console.error("Usage: deno task eval <plugin> [--limit=N] [--rounds=N] [--no-readme]");
   Deno.exit(2);
 }
 const pluginDir = args[0].includes("/") ? args[0] : `${ROOT}plugins/${args[0]}`;
 const manifest = await readManifest(pluginDir);
-if (manifest.task !== "classify") {
-  throw new Error(`eval: task '${manifest.task}' of ${pluginDir} is not evaluated here yet`);
+const taskEval = TASKS[manifest.task];
+if (taskEval === undefined) {
+  throw new Error(`eval: task '${manifest.task}' of ${pluginDir} has no evaluation`);
 }
 const limit = Number(flags.get("--limit") ?? 10_000);
 const rounds = Number(flags.get("--rounds") ?? 9);
@@ -110,36 +99,26 @@ const bound = instances.map((variant) => ({
   instance: new ModelInstance(variant.model, ctx),
 }));
 
-// Accuracy: Fashion-MNIST test set.
-const folder = `${dataRoot()}/usr/share/datasets/fashion-mnist`;
-const images = await readIdx(`${folder}/t10k-images-idx3-ubyte.gz`);
-const labels = await readIdx(`${folder}/t10k-labels-idx1-ubyte.gz`);
-const pixels = images.dims[1] * images.dims[2];
-const count = Math.min(limit, images.dims[0]);
-const correct = new Map(bound.map((variant) => [variant.name, 0]));
-for (let index = 0; index < count; index++) {
-  const image = images.data.subarray(index * pixels, (index + 1) * pixels);
-  for (const variant of bound) {
-    const input = variant.instance.inputs[0];
-    const outputs = variant.instance.run({ [input.name]: image });
-    const scores = outputs[variant.instance.outputNames[0]];
-    if (argmax(scores as ArrayLike<number>) === labels.data[index]) {
-      correct.set(variant.name, correct.get(variant.name)! + 1);
-    }
-  }
-}
-const accuracy = Object.fromEntries(
-  bound.map((variant) => [variant.name, correct.get(variant.name)! / count]),
-);
+// Accuracy on the task's held-out set.
+const accuracy = await taskEval(bound, { pluginDir, manifest, limit });
 
-// Speed: the BiNeal model in onebit against the int8 twin in ONNX Runtime, 1 thread each.
+// Speed: the BiNeal models in onebit against the int8 twin in ONNX Runtime, 1 thread each,
+// interleaved in one run.
 const cases: BenchCase[] = [];
-const firstImage = images.data.subarray(0, pixels);
 const main = bound[0];
-cases.push({
-  name: "onebit",
-  run: () => void main.instance.run({ [main.instance.inputs[0].name]: firstImage }),
-});
+// Binary networks take the same time on any image: one fixed pseudo-random frame.
+const sample = new Uint8Array(
+  main.instance.inputs[0].shape.reduce((product, size) => product * size, 1),
+).map((_, index) => (index * 2654435761) >>> 24);
+const timed = { bineal: "onebit", bineal_sks: "onebit_sks" } as Record<string, string>;
+for (const variant of bound) {
+  if (timed[variant.name] === undefined) continue;
+  const input = variant.instance.inputs[0].name;
+  cases.push({
+    name: timed[variant.name],
+    run: () => void variant.instance.run({ [input]: sample }),
+  });
+}
 const twinModel = instances.find((variant) => variant.name === "int8_twin")?.model;
 const onnx = int8Twin(twinModel ?? main.model);
 const session = await createSession(onnx.bytes, { threads: 1 });
@@ -148,19 +127,23 @@ await session.run(feeds);
 cases.push({ name: "ort_int8", run: async () => void await session.run(feeds) });
 const timings = await timeInterleaved(cases, { rounds });
 await session.dispose();
-const medianOf = (name: string) => timings.find((timing) => timing.name === name)!.medianMs;
-const fps = { onebit: 1000 / medianOf("onebit"), ort_int8: 1000 / medianOf("ort_int8") };
+const fps: Record<string, number> = Object.fromEntries(
+  timings.map((timing) => [timing.name, 1000 / timing.medianMs]),
+);
 
 const sizes = {
   onebit: (await Deno.stat(files.model)).size,
   onebit_sks: await exists(files.sparse) ? (await Deno.stat(files.sparse)).size : null,
   int8_onnx: onnx.bytes.length,
 };
+const shown = Object.fromEntries(
+  bound.map((variant) => [variant.name, accuracy.format(accuracy.values[variant.name])]),
+);
 console.log(formatTable(
-  ["model", "top-1", "file bytes"],
+  ["model", accuracy.label, "file bytes"],
   bound.map((variant) => [
     variant.name,
-    `${(100 * accuracy[variant.name]).toFixed(2)}%`,
+    shown[variant.name],
     String(
       variant.name === "bineal"
         ? sizes.onebit
@@ -171,17 +154,40 @@ console.log(formatTable(
   ]),
 ));
 console.log(
-  `FPS (1 thread): onebit ${fps.onebit.toFixed(0)}, ORT int8 twin ${fps.ort_int8.toFixed(0)}` +
-    ` (${(fps.onebit / fps.ort_int8).toFixed(2)}x)`,
+  `FPS (1 thread): ${
+    Object.entries(fps).map(([name, value]) => `${name} ${value.toFixed(1)}`).join(", ")
+  } (onebit/ORT ${(fps.onebit / fps.ort_int8).toFixed(2)}x)`,
 );
+if (!flags.has("--no-readme")) {
+  const readme = `${pluginDir}/README.md`;
+  await Deno.writeTextFile(
+    readme,
+    replaceMeasured(
+      await Deno.readTextFile(readme),
+      measuredTable({
+        plugin: manifest.name,
+        label: accuracy.label,
+        samples: accuracy.count,
+        values: shown,
+        fps,
+        sizes,
+        extra: accuracy.note,
+      }),
+    ),
+  );
+  console.log(`updated the Measured table of ${readme}`);
+}
 const summary = {
   plugin: manifest.name,
   version: manifest.version,
   task: manifest.task,
-  metric: "top1_fashion_mnist_test",
-  images: count,
-  accuracy: Object.fromEntries(Object.entries(accuracy).map(([k, v]) => [k, round(v, 4)])),
-  fps: { onebit: round(fps.onebit, 4), ort_int8: round(fps.ort_int8, 4) },
+  metric: accuracy.metric,
+  samples: accuracy.count,
+  accuracy: Object.fromEntries(
+    Object.entries(accuracy.values).map(([k, v]) => [k, round(v, 4)]),
+  ),
+  ...(accuracy.extra === undefined ? {} : { extra: accuracy.extra }),
+  fps: Object.fromEntries(Object.entries(fps).map(([name, value]) => [name, round(value, 4)])),
   fps_ratio: round(fps.onebit / fps.ort_int8, 3),
   sizes,
   twin: twinModel === undefined ? "architecture twin (untrained weights)" : "trained int8 twin",

@@ -5,8 +5,10 @@
  * frame against a reference image stored in the folder (option `reference`, with
  * `"frames": 1`).
  *
- * Model: one u8 image input and three outputs at the input size: `descriptors` bits
- * `[1, H, W, bits]`, `repeatability` and `reliability` f32 `[1, H, W, 1]`.
+ * Model: one u8 image input and three outputs on one grid: `descriptors` bits
+ * `[1, h, w, bits]`, `repeatability` and `reliability` f32 `[1, h, w, 1]`. The grid is the
+ * input size (the zoo's R2D2) or a fraction of it (the trained model's stem has stride 2):
+ * cell (x, y) is centred on model pixel (x * W / w, y * H / h).
  *
  * @module
  */
@@ -19,7 +21,6 @@ import {
   findHomography,
   frameGeometry,
   gatherDescriptors,
-  imageInputOf,
   imageToInput,
   type Keypoint,
   matchDescriptors,
@@ -36,6 +37,8 @@ interface Features {
 
 let model: ModelInstance | null = null;
 let bits = 128;
+/** The maps' grid (the descriptors' height and width). */
+let grid = { width: 0, height: 0 };
 let reference: { features: Features; width: number; height: number } | null = null;
 
 /** Keypoints and descriptors of a fitted image; `toOriginal` maps model pixels back. */
@@ -46,13 +49,12 @@ function features(
 ): Features {
   if (model === null) throw new Error("match: used before setup()");
   const outputs = model.run(imageToInput(image, model));
-  const input = imageInputOf(model);
   const keypoints: Keypoint[] = selectKeypoints(
     outputs.repeatability as Float32Array,
     outputs.reliability as Float32Array,
     {
-      width: input.width,
-      height: input.height,
+      width: grid.width,
+      height: grid.height,
       radius: ctx.options.nmsRadius as number,
       repeatabilityMin: ctx.options.repeatabilityMin as number,
       reliabilityMin: ctx.options.reliabilityMin as number,
@@ -60,12 +62,13 @@ function features(
     },
   );
   const descriptors = gatherDescriptors(outputs.descriptors as BigUint64Array, keypoints, {
-    width: input.width,
+    width: grid.width,
     bits,
   });
-  // Model pixels to manifest-input pixels (they differ when the model input does).
-  const sx = image.width / input.width;
-  const sy = image.height / input.height;
+  // Grid cells to model pixels (x * stride), then to the fitted image's pixels (they differ
+  // when the model input does): one scale for both steps.
+  const sx = image.width / grid.width;
+  const sy = image.height / grid.height;
   const points = keypoints.map((k): [number, number] => toOriginal(k.x * sx, k.y * sy));
   return { points, descriptors };
 }
@@ -73,12 +76,22 @@ function features(
 export default definePlugin({
   async setup(ctx) {
     model = await ctx.loadModel("model");
-    bits = outputInfo(model, "descriptors", { dtype: "bits" }).shape[3];
+    const [, gridHeight, gridWidth, descriptorBits] =
+      outputInfo(model, "descriptors", { dtype: "bits" }).shape;
+    bits = descriptorBits;
     if (bits % 64 !== 0) {
       throw new Error(`match: descriptors have ${bits} bits, not a multiple of 64`);
     }
-    outputInfo(model, "repeatability", { dtype: "f32" });
-    outputInfo(model, "reliability", { dtype: "f32" });
+    grid = { width: gridWidth, height: gridHeight };
+    for (const name of ["repeatability", "reliability"]) {
+      const shape = outputInfo(model, name, { dtype: "f32" }).shape;
+      if (shape[1] !== gridHeight || shape[2] !== gridWidth || shape[3] !== 1) {
+        throw new Error(
+          `match: output '${name}' is [${shape}], expected [1, ${gridHeight}, ${gridWidth}, 1] ` +
+            "(the descriptors' grid)",
+        );
+      }
+    }
     reference = null;
     const file = ctx.options.reference as string;
     if (file !== "") {

@@ -58,7 +58,7 @@ EVAL_COUNT = 500
 # two evaluations. ``tiny`` (the CI parity run) keeps concats that straddle a 64-bit word.
 RECIPES = {
     # BiNeal CenterNet on 128x128 composite scenes (10 Fashion-MNIST classes), width 1x.
-    "detect": dict(model="detect", model_args=dict(), steps=1000, epoch=500, batch=16, lr=5e-3,
+    "detect": dict(model="detect", model_args=dict(), steps=3000, epoch=1000, batch=16, lr=5e-3,
                    tiny=dict(stem=8, stages=(8, 36, 40), neck=(30, 12), head=8)),
     # The 8-bit twin of "detect": same widths, strides and skips, int8 QAT (int8_twin.py).
     "detect_int8": dict(model="detect_int8", model_args=dict(), steps=600, epoch=600, batch=16,
