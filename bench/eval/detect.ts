@@ -25,8 +25,8 @@ import {
 import {
   type EvalAccuracy,
   type EvalContext,
-  evalset,
   type EvalVariant,
+  readEvalset,
   type TaskEval,
 } from "./task.ts";
 
@@ -153,18 +153,6 @@ export function meanAveragePrecision(
   return { map, perClass };
 }
 
-async function readEvalset(): Promise<{ dir: string; set: DetectEvalset }> {
-  const dir = await evalset("detect");
-  const set: DetectEvalset = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
-  if (!(set.count > 0 && set.classes > 0 && set.channels === 3)) {
-    throw new Error(
-      `eval: ${dir}/manifest.json describes ${set.count} scenes of ${set.channels} channels ` +
-        `and ${set.classes} classes, expected RGB scenes and 1 or more classes`,
-    );
-  }
-  return { dir, set };
-}
-
 /** The detections `variant` returns for `image`, in its pixels (as the plugin does). */
 function detect(variant: EvalVariant, image: Image, context: EvalContext): Detection[] {
   const { instance } = variant;
@@ -199,7 +187,14 @@ export const evaluateDetect: TaskEval = async (
   variants: readonly EvalVariant[],
   context: EvalContext,
 ): Promise<EvalAccuracy> => {
-  const { dir, set } = await readEvalset();
+  const { dir, set } = await readEvalset<DetectEvalset>(
+    "detect",
+    (set) =>
+      set.count > 0 && set.classes > 0 && set.channels === 3
+        ? null
+        : `describes ${set.count} scenes of ${set.channels} channels and ${set.classes} classes, ` +
+          "expected RGB scenes and 1 or more classes",
+  );
   const { height, width, classes } = set;
   const bytes = height * width * 3;
   const images = await Deno.readFile(`${dir}/${set.images}`);

@@ -31,7 +31,7 @@ import {
   selectKeypoints,
 } from "../../daemon/sdk/vision/mod.ts";
 import type { ModelInstance } from "../../daemon/runtime/executor.ts";
-import { type EvalAccuracy, type EvalContext, evalset, type EvalVariant } from "./task.ts";
+import { type EvalAccuracy, type EvalContext, type EvalVariant, readEvalset } from "./task.ts";
 
 /** One pair of `manifest.json`: raw u8 RGB images and the homography from `a` to `b`. */
 interface PairEntry {
@@ -200,8 +200,14 @@ export async function evaluateMatch(
   variants: readonly EvalVariant[],
   context: EvalContext,
 ): Promise<EvalAccuracy> {
-  const dir = await evalset("match");
-  const set: MatchEvalset = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+  const { dir, set } = await readEvalset<MatchEvalset>(
+    "match",
+    (set) =>
+      set.pairs?.some((pair) => pair.kind === "warp") &&
+        set.pairs.some((pair) => pair.kind === "graf")
+        ? null
+        : "has no warps or no graf pair",
+  );
   const options = optionDefaults(context.manifest);
   const warps = set.pairs.filter((pair) => pair.kind === "warp").slice(0, context.limit);
   const graf = set.pairs.find((pair) => pair.kind === "graf");

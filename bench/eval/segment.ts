@@ -13,7 +13,7 @@
 
 import type { Image } from "../../daemon/sdk/image.ts";
 import { classMap, imageToInput, outputInfo, resizeClassMap } from "../../daemon/sdk/vision/mod.ts";
-import { type EvalAccuracy, type EvalContext, evalset, type EvalVariant } from "./task.ts";
+import { type EvalAccuracy, type EvalContext, type EvalVariant, readEvalset } from "./task.ts";
 
 /** The evalset's `manifest.json` (train/onebit_train/tasks/segment.py `write_evalset`). */
 interface SegmentEvalset {
@@ -68,18 +68,6 @@ export function pixelAccuracy(confusion: Confusion, classes: number): number {
   return total === 0 ? 0 : diagonal / total;
 }
 
-async function readEvalset(): Promise<{ dir: string; set: SegmentEvalset }> {
-  const dir = await evalset("segment");
-  const set: SegmentEvalset = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
-  if (!(set.count > 0 && set.classes > 1 && set.channels === 3)) {
-    throw new Error(
-      `eval: ${dir}/manifest.json describes ${set.count} scenes of ${set.channels} channels ` +
-        `and ${set.classes} classes, expected RGB scenes and 2 or more classes`,
-    );
-  }
-  return { dir, set };
-}
-
 /** The class map `variant` returns for `image`, at the image's size (as the plugin does). */
 function predict(variant: EvalVariant, image: Image): Uint16Array {
   const { instance } = variant;
@@ -99,7 +87,14 @@ export async function evaluateSegment(
   variants: readonly EvalVariant[],
   context: EvalContext,
 ): Promise<EvalAccuracy> {
-  const { dir, set } = await readEvalset();
+  const { dir, set } = await readEvalset<SegmentEvalset>(
+    "segment",
+    (set) =>
+      set.count > 0 && set.classes > 1 && set.channels === 3
+        ? null
+        : `describes ${set.count} scenes of ${set.channels} channels and ${set.classes} classes, ` +
+          "expected RGB scenes and 2 or more classes",
+  );
   const { height, width, classes } = set;
   const pixels = height * width;
   const images = await Deno.readFile(`${dir}/${set.images}`);

@@ -16,7 +16,7 @@
 
 import type { Image } from "../../daemon/sdk/image.ts";
 import { imageToInput, outputInfo, tensorToImage } from "../../daemon/sdk/vision/mod.ts";
-import { type EvalAccuracy, type EvalContext, evalset, type EvalVariant } from "./task.ts";
+import { type EvalAccuracy, type EvalContext, type EvalVariant, readEvalset } from "./task.ts";
 
 /** The evalset's `manifest.json` (train/onebit_train/tasks/superres.py `write_evalset`). */
 interface SuperresEvalset {
@@ -81,22 +81,6 @@ export function inner(image: Image, border: number): Uint8Array {
   return out;
 }
 
-async function readEvalset(): Promise<{ dir: string; set: SuperresEvalset }> {
-  const dir = await evalset("superres");
-  const set: SuperresEvalset = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
-  if (
-    !(set.pairs?.length > 0 && set.channels === 3 && set.scale >= 2 &&
-      set.hr.height === set.lr.height * set.scale && set.hr.width === set.lr.width * set.scale)
-  ) {
-    throw new Error(
-      `eval: ${dir}/manifest.json describes ${set.pairs?.length} pairs of ${set.channels} ` +
-        `channels, LR ${set.lr?.height}x${set.lr?.width}, HR ${set.hr?.height}x` +
-        `${set.hr?.width}, expected RGB pairs with HR = LR x scale`,
-    );
-  }
-  return { dir, set };
-}
-
 async function readImage(path: string, height: number, width: number): Promise<Image> {
   const data = await Deno.readFile(path);
   if (data.length !== height * width * 3) {
@@ -110,7 +94,16 @@ export async function evaluateSuperres(
   variants: readonly EvalVariant[],
   context: EvalContext,
 ): Promise<EvalAccuracy> {
-  const { dir, set } = await readEvalset();
+  const { dir, set } = await readEvalset<SuperresEvalset>(
+    "superres",
+    (set) =>
+      set.pairs?.length > 0 && set.channels === 3 && set.scale >= 2 &&
+        set.hr.height === set.lr.height * set.scale && set.hr.width === set.lr.width * set.scale
+        ? null
+        : `describes ${set.pairs?.length} pairs of ${set.channels} channels, LR ` +
+          `${set.lr?.height}x${set.lr?.width}, HR ${set.hr?.height}x${set.hr?.width}, ` +
+          "expected RGB pairs with HR = LR x scale",
+  );
   const outputs = variants.map((variant) => {
     const output = outputInfo(variant.instance, "upscaled", { dtype: "u8", fallback: 0 });
     const [, height, width] = output.shape;

@@ -86,3 +86,18 @@ export async function evalset(family: string): Promise<string> {
   await run([python, "-m", "onebit_train", "evalset", family, "--out", dir], `${ROOT}train`);
   return dir;
 }
+
+/**
+ * A family's held-out set: its folder and its `manifest.json`, checked by `problem` (a
+ * sentence saying what is wrong with it, or null), so a stale or foreign set fails loudly.
+ */
+export async function readEvalset<T>(
+  family: string,
+  problem: (set: T) => string | null,
+): Promise<{ dir: string; set: T }> {
+  const dir = await evalset(family);
+  const set: T = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
+  const wrong = problem(set);
+  if (wrong !== null) throw new Error(`eval ${family}: ${dir}/manifest.json ${wrong}`);
+  return { dir, set };
+}

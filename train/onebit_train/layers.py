@@ -86,7 +86,8 @@ def bn_affine(bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
     return k, beta - k * mean
 
 
-def _nchw_to_nhwc(t: torch.Tensor) -> np.ndarray:
+def nhwc(t: torch.Tensor) -> np.ndarray:
+    """An NCHW tensor as a contiguous NHWC numpy array (the runtime's layout)."""
     return t.detach().permute(0, 2, 3, 1).contiguous().numpy()
 
 
@@ -324,4 +325,9 @@ class PoolHead(nn.Module):
 
 def to_nhwc_bits(t: torch.Tensor) -> np.ndarray:
     """A ±1 NCHW activation as the runtime's packed u64 words (flat)."""
-    return pack_bits_nhwc(_nchw_to_nhwc(t)).ravel()
+    return pack_bits_nhwc(nhwc(t)).ravel()
+
+
+def sigmoid_f32(logits: np.ndarray) -> np.ndarray:
+    """The runtime's ``sigmoid``: computed in double, rounded once to f32."""
+    return (1 / (1 + np.exp(-logits.astype(np.float64)))).astype(np.float32)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from ..composite import SceneMaker
 from ..heads import BinaryFeatures, QOut
 from ..int8_twin import QConvBNReLU
-from ..layers import BinealBlock, Stem, to_nhwc_bits
+from ..layers import BinealBlock, Stem, nhwc, sigmoid_f32, to_nhwc_bits
 from ..modelfile import GraphWriter
 from ..sks import Codebook
 
@@ -487,11 +487,6 @@ def loss(model, x: torch.Tensor, target: dict) -> tuple[torch.Tensor, dict]:
 # --- decode and mAP ------------------------------------------------------------------------
 
 
-def sigmoid_f32(logits: np.ndarray) -> np.ndarray:
-    """The runtime's ``sigmoid``: computed in double, rounded once to f32."""
-    return (1 / (1 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
-
-
 def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, width: float, height: float,
            stride: float = STRIDE, threshold: float = EVAL_THRESHOLD, k: int = EVAL_K) -> list:
     """daemon/sdk/vision/centernet.ts ``decodeCenterNet`` (grid sizes, identity map, clamped to
@@ -601,10 +596,6 @@ def parity_inputs(recipe: dict, model, batch: int) -> dict[str, np.ndarray]:
 PARITY_TOLERANCE = {"heatmap": {"abs": 1e-6}}
 
 
-def _nhwc(t: torch.Tensor) -> np.ndarray:
-    return t.detach().permute(0, 2, 3, 1).contiguous().numpy()
-
-
 def reference_outputs(model, x: torch.Tensor) -> dict:
     """Every graph output of ``export(trace=True)`` as the runtime returns it: bits packed,
     u8 layers as bytes, f32 heads NHWC, the heatmap as the runtime's sigmoid of its logits."""
@@ -615,13 +606,13 @@ def reference_outputs(model, x: torch.Tensor) -> dict:
     out = {}
     for name, t in trace.items():
         if getattr(model, "trace_dtype", "bits") == "u8" or name.endswith(".q"):
-            out[name] = _nhwc(t).astype(np.uint8).ravel()
+            out[name] = nhwc(t).astype(np.uint8).ravel()
         else:
             out[name] = to_nhwc_bits(t)
-    out["heatmap.logits"] = _nhwc(logits).astype(np.float32).ravel()
-    out["heatmap"] = sigmoid_f32(_nhwc(logits)).ravel()
-    out["size"] = _nhwc(size).astype(np.float32).ravel()
-    out["offset"] = _nhwc(offset).astype(np.float32).ravel()
+    out["heatmap.logits"] = nhwc(logits).astype(np.float32).ravel()
+    out["heatmap"] = sigmoid_f32(nhwc(logits)).ravel()
+    out["size"] = nhwc(size).astype(np.float32).ravel()
+    out["offset"] = nhwc(offset).astype(np.float32).ravel()
     return out
 
 

@@ -59,7 +59,7 @@ from ..composite import load_photos
 from ..data import cache_root
 from ..heads import BinaryFeatures, QOut
 from ..int8_twin import QConvBNReLU
-from ..layers import BinaryConv, BinealBlock, Stem, bn_affine, to_nhwc_bits
+from ..layers import BinaryConv, BinealBlock, Stem, bn_affine, nhwc, sigmoid_f32, to_nhwc_bits
 from ..modelfile import GraphWriter
 from ..sks import Codebook
 
@@ -634,11 +634,6 @@ def loss(model, x: torch.Tensor, hom: torch.Tensor) -> tuple[torch.Tensor, dict]
 # --- keypoints, matching, homography (the plugin's pipeline) -------------------------------
 
 
-def sigmoid_f32(logits: np.ndarray) -> np.ndarray:
-    """The runtime's ``sigmoid``: computed in double, rounded once to f32."""
-    return (1 / (1 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
-
-
 def select_keypoints(rep: np.ndarray, rel: np.ndarray, radius: int = NMS_RADIUS,
                      rep_min: float = REPEATABILITY_MIN, rel_min: float = RELIABILITY_MIN,
                      limit: int = KEYPOINTS_MAX) -> np.ndarray:
@@ -800,10 +795,6 @@ def parity_inputs(recipe: dict, model, batch: int) -> dict[str, np.ndarray]:
 PARITY_TOLERANCE = {"reliability": {"abs": 1e-6}, "repeatability": {"abs": 1e-6}}
 
 
-def _nhwc(t: torch.Tensor) -> np.ndarray:
-    return t.detach().permute(0, 2, 3, 1).contiguous().numpy()
-
-
 def reference_outputs(model, x: torch.Tensor) -> dict:
     """Every graph output of ``export(trace=True)`` as the runtime returns it: bits packed,
     u8 layers as bytes, f32 logits NHWC, the maps as the runtime's sigmoid of the logits."""
@@ -817,11 +808,11 @@ def reference_outputs(model, x: torch.Tensor) -> dict:
         if kind == "bits":
             out[name] = to_nhwc_bits(t)
         elif kind == "u8":
-            out[name] = _nhwc(t).astype(np.uint8).ravel()
+            out[name] = nhwc(t).astype(np.uint8).ravel()
         else:
-            out[name] = _nhwc(t).astype(np.float32).ravel()
+            out[name] = nhwc(t).astype(np.float32).ravel()
     for name in ("reliability", "repeatability"):
-        out[name] = sigmoid_f32(_nhwc(trace[f"{name}.logits"])).ravel()
+        out[name] = sigmoid_f32(nhwc(trace[f"{name}.logits"])).ravel()
     return out
 
 
