@@ -175,6 +175,10 @@ if (!flags.has("--no-readme")) {
       }),
     ),
   );
+  // The README is formatted as the repository's check wants it (line width, table padding).
+  const fmt = await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", readme] })
+    .output();
+  if (!fmt.success) throw new Error(`eval: deno fmt ${readme} failed`);
   console.log(`updated the Measured table of ${readme}`);
 }
 const summary = {
