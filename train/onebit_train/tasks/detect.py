@@ -61,7 +61,7 @@ RECIPES = {
     "detect": dict(model="detect", model_args=dict(), steps=3000, epoch=1000, batch=16, lr=5e-3,
                    tiny=dict(stem=8, stages=(8, 36, 40), neck=(30, 12), head=8)),
     # The 8-bit twin of "detect": same widths, strides and skips, int8 QAT (int8_twin.py).
-    "detect_int8": dict(model="detect_int8", model_args=dict(), steps=600, epoch=600, batch=16,
+    "detect_int8": dict(model="detect_int8", model_args=dict(), steps=3000, epoch=1000, batch=16,
                         lr=5e-3, tiny=dict(stem=8, stages=(8, 36, 40), neck=(30, 12), head=8)),
 }
 
