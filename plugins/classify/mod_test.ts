@@ -40,6 +40,8 @@ Deno.test("classify refuses to load without its model file", async () => {
   const root = await Deno.makeTempDir({ prefix: "onebit_classify_" });
   try {
     const dir = await copyPlugin(HERE, `${root}/classify`);
+    // The folder ships its trained model: remove the copy's to see the refusal.
+    await Deno.remove(`${dir}/model.safetensors`);
     await assert.rejects(openTestHost(dir), /model\.safetensors/);
   } finally {
     await Deno.remove(root, { recursive: true });

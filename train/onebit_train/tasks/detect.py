@@ -61,7 +61,9 @@ RECIPES = {
     "detect": dict(model="detect", model_args=dict(), steps=3000, epoch=1000, batch=16, lr=5e-3,
                    tiny=dict(stem=8, stages=(8, 36, 40), neck=(30, 12), head=8)),
     # The 8-bit twin of "detect": same widths, strides and skips, int8 QAT (int8_twin.py).
-    "detect_int8": dict(model="detect_int8", model_args=dict(), steps=3000, epoch=1000, batch=16,
+    # 600 steps: the shipped twin's run (its 3000-step run did not fit the session that
+    # trained the shipped models); at 600 steps it already matches the 3000-step BiNeal mAP.
+    "detect_int8": dict(model="detect_int8", model_args=dict(), steps=600, epoch=600, batch=16,
                         lr=5e-3, tiny=dict(stem=8, stages=(8, 36, 40), neck=(30, 12), head=8)),
 }
 
