@@ -26,6 +26,7 @@ import { ModelInstance } from "../daemon/runtime/executor.ts";
 import { int8Twin, twinFeeds } from "../daemon/runtime/int8_twin.ts";
 import { readModel } from "../daemon/runtime/model_file.ts";
 import { readManifest } from "../daemon/host/manifest.ts";
+import { exists } from "../daemon/telemetry/power/sysfs.ts";
 import { formatTable, round, writeJsonReport } from "./lib/report.ts";
 import { type BenchCase, timeInterleaved } from "./lib/timing.ts";
 import { cpuModel, loadAverage } from "./lib/options.ts";
@@ -45,15 +46,6 @@ const TASKS: Readonly<Record<string, TaskEval>> = {
   superres: evaluateSuperres,
   match: evaluateMatch,
 };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const args = Deno.args.filter((arg) => !arg.startsWith("--"));
 const flags = new Map(

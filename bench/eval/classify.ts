@@ -6,6 +6,7 @@
  */
 
 import { gunzipSync } from "node:zlib";
+import { topK } from "../../daemon/sdk/vision/mod.ts";
 import { dataRoot, type EvalAccuracy, type EvalContext, type EvalVariant } from "./task.ts";
 
 /** Reads an IDX file (optionally gzipped): the dims and the u8 payload. */
@@ -19,14 +20,6 @@ export async function readIdx(path: string): Promise<{ dims: number[]; data: Uin
   const rank = bytes[3];
   const dims = Array.from({ length: rank }, (_, index) => view.getUint32(4 + 4 * index));
   return { dims, data: bytes.subarray(4 + 4 * rank) };
-}
-
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let index = 1; index < values.length; index++) {
-    if (values[index] > values[best]) best = index;
-  }
-  return best;
 }
 
 /** Top-1 of every variant on the first `limit` Fashion-MNIST test images. */
@@ -46,7 +39,7 @@ export async function evaluateClassify(
       const input = variant.instance.inputs[0];
       const outputs = variant.instance.run({ [input.name]: image });
       const scores = outputs[variant.instance.outputNames[0]];
-      if (argmax(scores as ArrayLike<number>) === labels.data[index]) {
+      if (topK(scores as ArrayLike<number>, 1)[0].index === labels.data[index]) {
         correct.set(variant.name, correct.get(variant.name)! + 1);
       }
     }

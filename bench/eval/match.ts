@@ -31,7 +31,13 @@ import {
   selectKeypoints,
 } from "../../daemon/sdk/vision/mod.ts";
 import type { ModelInstance } from "../../daemon/runtime/executor.ts";
-import { type EvalAccuracy, type EvalContext, type EvalVariant, readEvalset } from "./task.ts";
+import {
+  type EvalAccuracy,
+  type EvalContext,
+  type EvalVariant,
+  readEvalset,
+  readRawImage,
+} from "./task.ts";
 
 /** One pair of `manifest.json`: raw u8 RGB images and the homography from `a` to `b`. */
 interface PairEntry {
@@ -170,18 +176,6 @@ function scorePair(
   };
 }
 
-async function readImage(path: string, set: MatchEvalset): Promise<Image> {
-  const data = await Deno.readFile(path);
-  const expected = set.width * set.height * set.channels;
-  if (data.length !== expected || set.channels !== 3) {
-    throw new Error(
-      `eval match: ${path} has ${data.length} bytes, expected ${set.width}x${set.height}x3 = ` +
-        `${expected}`,
-    );
-  }
-  return { width: set.width, height: set.height, channels: 3, data };
-}
-
 function mean(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
 }
@@ -203,10 +197,10 @@ export async function evaluateMatch(
   const { dir, set } = await readEvalset<MatchEvalset>(
     "match",
     (set) =>
-      set.pairs?.some((pair) => pair.kind === "warp") &&
+      set.channels === 3 && set.pairs?.some((pair) => pair.kind === "warp") &&
         set.pairs.some((pair) => pair.kind === "graf")
         ? null
-        : "has no warps or no graf pair",
+        : "has no warps, no graf pair, or images that are not RGB",
   );
   const options = optionDefaults(context.manifest);
   const warps = set.pairs.filter((pair) => pair.kind === "warp").slice(0, context.limit);
@@ -215,8 +209,8 @@ export async function evaluateMatch(
     throw new Error(`eval match: ${dir}/manifest.json has no warps or no graf pair`);
   }
   const load = async (pair: PairEntry): Promise<[Image, Image]> => [
-    await readImage(`${dir}/${pair.a}`, set),
-    await readImage(`${dir}/${pair.b}`, set),
+    await readRawImage(`${dir}/${pair.a}`, set.width, set.height),
+    await readRawImage(`${dir}/${pair.b}`, set.width, set.height),
   ];
   const thresholds = { mmaPx: set.mma_px };
   const scores = new Map<string, PairScore[]>(variants.map((variant) => [variant.name, []]));

@@ -16,7 +16,13 @@
 
 import type { Image } from "../../daemon/sdk/image.ts";
 import { imageToInput, outputInfo, tensorToImage } from "../../daemon/sdk/vision/mod.ts";
-import { type EvalAccuracy, type EvalContext, type EvalVariant, readEvalset } from "./task.ts";
+import {
+  type EvalAccuracy,
+  type EvalContext,
+  type EvalVariant,
+  readEvalset,
+  readRawImage,
+} from "./task.ts";
 
 /** The evalset's `manifest.json` (train/onebit_train/tasks/superres.py `write_evalset`). */
 interface SuperresEvalset {
@@ -81,14 +87,6 @@ export function inner(image: Image, border: number): Uint8Array {
   return out;
 }
 
-async function readImage(path: string, height: number, width: number): Promise<Image> {
-  const data = await Deno.readFile(path);
-  if (data.length !== height * width * 3) {
-    throw new Error(`eval: ${path} has ${data.length} bytes, expected ${height}x${width}x3`);
-  }
-  return { width, height, channels: 3, data };
-}
-
 /** Mean PSNR of every variant's 2x upscale on the first `limit` evalset crops. */
 export async function evaluateSuperres(
   variants: readonly EvalVariant[],
@@ -120,9 +118,9 @@ export async function evaluateSuperres(
   const bicubicSum = { whole: 0, inner: 0 };
   for (let index = 0; index < count; index++) {
     const pair = set.pairs[index];
-    const lr = await readImage(`${dir}/${pair.lr}`, set.lr.height, set.lr.width);
-    const hr = await readImage(`${dir}/${pair.hr}`, set.hr.height, set.hr.width);
-    const bicubic = await readImage(`${dir}/${pair.bicubic}`, set.hr.height, set.hr.width);
+    const lr = await readRawImage(`${dir}/${pair.lr}`, set.lr.width, set.lr.height);
+    const hr = await readRawImage(`${dir}/${pair.hr}`, set.hr.width, set.hr.height);
+    const bicubic = await readRawImage(`${dir}/${pair.bicubic}`, set.hr.width, set.hr.height);
     const hrInner = inner(hr, set.scale);
     bicubicSum.whole += psnr(bicubic.data, hr.data);
     bicubicSum.inner += psnr(inner(bicubic, set.scale), hrInner);

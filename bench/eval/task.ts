@@ -8,6 +8,7 @@
 
 import { fileURLToPath } from "node:url";
 import type { ModelInstance } from "../../daemon/runtime/executor.ts";
+import type { Image } from "../../daemon/sdk/image.ts";
 import type { PluginManifest } from "../../daemon/sdk/plugin.ts";
 
 /** Repository root, with a trailing slash. */
@@ -100,4 +101,13 @@ export async function readEvalset<T>(
   const wrong = problem(set);
   if (wrong !== null) throw new Error(`eval ${family}: ${dir}/manifest.json ${wrong}`);
   return { dir, set };
+}
+
+/** A raw u8 RGB image file of an evalset (`width` x `height` x 3 bytes, no header). */
+export async function readRawImage(path: string, width: number, height: number): Promise<Image> {
+  const data = await Deno.readFile(path);
+  if (data.length !== width * height * 3) {
+    throw new Error(`eval: ${path} has ${data.length} bytes, expected ${width}x${height}x3`);
+  }
+  return { width, height, channels: 3, data };
 }
