@@ -82,6 +82,18 @@ class QConvBNReLU(nn.Module):
             "bias": g.tensor(f"{name}.bias", p["bias"]), "scale": g.tensor(f"{name}.scale", p["scale"])})
 
 
+def export_int8_blocks(g: GraphWriter, blocks, x: str, scale: float,
+                       names: list[str]) -> tuple[str, float]:
+    """Exports 8-bit ``blocks`` (each reading the previous one's u8 grid) as ``b1``, ``b2``,
+    ... from ``x`` at ``scale``; appends each output to ``names``. Returns the last output
+    and its scale."""
+    for i, block in enumerate(blocks):
+        x = block.export(g, x, f"b{i + 1}", scale)
+        scale = block.out_scale()
+        names.append(x)
+    return x, scale
+
+
 class IntHead(nn.Module):
     """Classifier head on u8 features: ``global_avgpool`` (mean of the u8 integers),
     ``quantize`` to u8 at scale 1 (the mean rounded half to even), 8-bit 1x1 ``qconv2d`` to
@@ -167,10 +179,7 @@ class Int8Classifier(nn.Module):
         x = self.stem.export(g, g.input("image", "u8", [batch, s, s, c]), "stem", scale)
         scale = self.stem.out_scale()
         names = [x]
-        for i, block in enumerate(self.blocks):
-            x = block.export(g, x, f"b{i + 1}", scale)
-            scale = block.out_scale()
-            names.append(x)
+        x, scale = export_int8_blocks(g, self.blocks, x, scale, names)
         g.output(self.head.export(g, x, "logits"))
         if trace:
             for name in names:

@@ -331,3 +331,12 @@ def to_nhwc_bits(t: torch.Tensor) -> np.ndarray:
 def sigmoid_f32(logits: np.ndarray) -> np.ndarray:
     """The runtime's ``sigmoid``: computed in double, rounded once to f32."""
     return (1 / (1 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+
+
+def export_blocks(g: GraphWriter, blocks, x: str, names: list[str]) -> str:
+    """Exports ``blocks`` in order as ``b1``, ``b2``, ... from ``x``; appends each block's
+    output to ``names`` (the traced layers) and returns the last one."""
+    for i, block in enumerate(blocks):
+        x = block.export(g, x, f"b{i + 1}")
+        names.append(x)
+    return x

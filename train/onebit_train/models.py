@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .layers import BinealBlock, PoolHead, Stem, to_nhwc_bits
+from .layers import BinealBlock, PoolHead, Stem, export_blocks, to_nhwc_bits
 from .modelfile import GraphWriter
 from .sks import Codebook
 
@@ -51,9 +51,7 @@ class Classifier(nn.Module):
         c, s = self.config["in_channels"], self.config["size"]
         x = self.stem.export(g, g.input("image", "u8", [batch, s, s, c]), "stem")
         names = [x]
-        for i, block in enumerate(self.blocks):
-            x = block.export(g, x, f"b{i + 1}")
-            names.append(x)
+        x = export_blocks(g, self.blocks, x, names)
         g.output(self.head.export(g, x, "logits"))
         if trace:
             for name in names:

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from ..composite import SceneMaker
 from ..heads import BinaryFeatures, QOut
 from ..int8_twin import QConvBNReLU
-from ..layers import BinealBlock, Stem, nhwc, sigmoid_f32, to_nhwc_bits
+from ..layers import BinealBlock, Stem, export_blocks, nhwc, sigmoid_f32, to_nhwc_bits
 from ..modelfile import GraphWriter
 from ..sks import Codebook
 
@@ -150,9 +150,7 @@ class CenterNet(nn.Module):
         h, w = self.config["size"]
         x = self.stem.export(g, g.input("image", "u8", [batch, h, w, 3]), "stem")
         names = [x]
-        for i, block in enumerate(self.blocks):
-            x = block.export(g, x, f"b{i + 1}")
-            names.append(x)
+        x = export_blocks(g, self.blocks, x, names)
         for i, block in enumerate(self.neck):
             x = g.op("upsample_nearest", f"neck{i + 1}.up", [x], {"scale": [2, 2]})
             names.append(x)

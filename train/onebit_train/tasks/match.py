@@ -58,8 +58,9 @@ from PIL import Image
 from ..composite import load_photos
 from ..data import cache_root
 from ..heads import BinaryFeatures, QOut
-from ..int8_twin import QConvBNReLU
-from ..layers import BinaryConv, BinealBlock, Stem, bn_affine, nhwc, sigmoid_f32, to_nhwc_bits
+from ..int8_twin import QConvBNReLU, export_int8_blocks
+from ..layers import (BinaryConv, BinealBlock, Stem, bn_affine, export_blocks, nhwc, sigmoid_f32,
+                      to_nhwc_bits)
 from ..modelfile import GraphWriter
 from ..sks import Codebook
 
@@ -213,9 +214,7 @@ class Matcher(nn.Module):
         h, w = self.config["size"]
         x = self.stem.export(g, g.input("image", "u8", [batch, h, w, 3]), "stem")
         names = [x]
-        for i, block in enumerate(self.blocks):
-            x = block.export(g, x, f"b{i + 1}")
-            names.append(x)
+        x = export_blocks(g, self.blocks, x, names)
         desc = self.descriptors.export(g, x, "descriptors")
         q = self.features.export(g, x, "maps")
         rel = self.reliability.export(g, q, "reliability.logits", BinaryFeatures.ZERO_POINT)
@@ -303,10 +302,7 @@ class Int8Matcher(nn.Module):
         x = self.stem.export(g, g.input("image", "u8", [batch, h, w, 3]), "stem", scale)
         scale = self.stem.out_scale()
         names = [x]
-        for i, block in enumerate(self.blocks):
-            x = block.export(g, x, f"b{i + 1}", scale)
-            scale = block.out_scale()
-            names.append(x)
+        x, scale = export_int8_blocks(g, self.blocks, x, scale, names)
         self.descriptors.in_scale = scale
         real = self.descriptors.export(g, x, "descriptors.logits", 0)
         desc = g.op("binarize", "descriptors", [real], {})

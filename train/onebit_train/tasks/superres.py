@@ -37,7 +37,7 @@ from PIL import Image
 from ..composite import load_photos
 from ..heads import BinaryFeatures, QOut
 from ..int8_twin import QConvBNReLU
-from ..layers import BinealBlock, Stem, to_nhwc_bits
+from ..layers import BinealBlock, Stem, export_blocks, to_nhwc_bits
 from ..modelfile import GraphWriter
 
 SCALE = 2
@@ -156,9 +156,7 @@ class SuperResolver(nn.Module):
         image = g.input("image", "u8", [batch, h, w, 3])
         x = self.stem.export(g, image, "stem")
         names = [x]
-        for i, block in enumerate(self.blocks):
-            x = block.export(g, x, f"b{i + 1}")
-            names.append(x)
+        x = export_blocks(g, self.blocks, x, names)
         q = self.tail.export(g, x, "tail")
         names.append(q)
         q = g.op("concat", "cat", [image, q], {})
